@@ -1,0 +1,85 @@
+/**
+ * The kinds we serve and how names resolve to them: by API coordinates (URLs), by
+ * `apiVersion` + `kind` (manifests) and by the words a CLI user types (`po`, `deploy.apps`).
+ *
+ * @example
+ * ```ts
+ * resolveResource("deploy")?.kind; // "Deployment"
+ * findKind("v1", "ConfigMap")?.plural; // "configmaps"
+ * ```
+ *
+ * @module
+ */
+
+import { configMaps } from "./kinds/config_map.ts";
+import { deployments } from "./kinds/deployment.ts";
+import { endpoints } from "./kinds/endpoints.ts";
+import { events } from "./kinds/event.ts";
+import { leases } from "./kinds/lease.ts";
+import { namespaces } from "./kinds/namespace.ts";
+import { nodes } from "./kinds/node.ts";
+import { pods } from "./kinds/pod.ts";
+import { replicaSets } from "./kinds/replica_set.ts";
+import { secrets } from "./kinds/secret.ts";
+import { services } from "./kinds/service.ts";
+import { serviceAccounts } from "./kinds/service_account.ts";
+import { apiVersionOf, type ResourceType } from "./resource.ts";
+
+/** Every kind we serve, core group first. */
+export const RESOURCE_TYPES: readonly ResourceType[] = [
+  namespaces,
+  nodes,
+  pods,
+  services,
+  endpoints,
+  configMaps,
+  secrets,
+  serviceAccounts,
+  events,
+  deployments,
+  replicaSets,
+  leases,
+];
+
+/** The kind served at `/{group}/{version}/{plural}` (group "" for the core group). */
+export function findResource(
+  group: string,
+  version: string,
+  plural: string,
+): ResourceType | undefined {
+  return RESOURCE_TYPES.find((rt) =>
+    rt.group === group && rt.version === version && rt.plural === plural
+  );
+}
+
+/** The kind of a manifest: `findKind("apps/v1", "Deployment")`. */
+export function findKind(apiVersion: string, kind: string): ResourceType | undefined {
+  return RESOURCE_TYPES.find((rt) => apiVersionOf(rt) === apiVersion && rt.kind === kind);
+}
+
+function matchesWord(rt: ResourceType, word: string): boolean {
+  return rt.plural === word || rt.singular === word || rt.shortNames.includes(word) ||
+    rt.kind.toLowerCase() === word;
+}
+
+/**
+ * The kind a CLI word names, case-insensitively: plural (`pods`), singular (`pod`), short name
+ * (`po`), Kind (`Pod`), or qualified by group (`deployments.apps`, `deploy.apps`) or by
+ * version and group (`deployments.v1.apps`).
+ */
+export function resolveResource(name: string): ResourceType | undefined {
+  const word = name.trim().toLowerCase();
+  if (word === "") return undefined;
+  const plain = RESOURCE_TYPES.find((rt) => matchesWord(rt, word));
+  if (plain) return plain;
+  const dot = word.indexOf(".");
+  if (dot <= 0) return undefined;
+  const head = word.slice(0, dot);
+  const rest = word.slice(dot + 1);
+  return RESOURCE_TYPES.find((rt) =>
+    matchesWord(rt, head) &&
+    (rt.group === rest || (rt.group !== "" && rest === `${rt.version}.${rt.group}`) ||
+      (rt.group === "" &&
+        (rest === rt.version || rest === "core" || rest === `${rt.version}.core`)))
+  );
+}
