@@ -9,7 +9,7 @@ DENO_BIN="$TOOLS/node_modules/deno/deno"
 log() { printf '%s\n' "$*" >&2; }
 
 # Debian packages the project needs at run or test time (later issues add podman, nftables, …).
-DEBIAN_PACKAGES=(ca-certificates)
+DEBIAN_PACKAGES=(ca-certificates openssl)
 
 ensure_debian_packages() {
   local missing=()

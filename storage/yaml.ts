@@ -20,5 +20,5 @@ export function parseYamlDocuments(text: string): unknown[] {
 
 /** Render a value as YAML the way kubectl does (block style, no line folding). */
 export function toYaml(value: unknown): string {
-  return YAML.stringify(value, { lineWidth: 0, aliasDuplicateObjects: false });
+  return YAML.stringify(value, { lineWidth: 0, aliasDuplicateObjects: false, indentSeq: false });
 }

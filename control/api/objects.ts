@@ -1,0 +1,484 @@
+/**
+ * `Objects`: what kube-apiserver's generic registry does between a request and the store —
+ * defaults and validation, uid/timestamps/generation, resourceVersion preconditions, status
+ * subresource rules, graceful deletion with finalizers. HTTP lives in `app.ts`; this module
+ * only deals in objects and `ApiError`s.
+ *
+ * @module
+ */
+
+import { cloneJson, isPlainObject, type KubeObject } from "../../storage/object.ts";
+import { type ResourceType, storeKey } from "../../storage/resource.ts";
+import { ApiError, invalidValue, type StatusCause } from "../../storage/status.ts";
+import { type Store, StoreError } from "../../storage/store.ts";
+import { validateObject } from "../../storage/validation.ts";
+import { applyPatch } from "../patch/mod.ts";
+
+/** How unknown fields are treated (the `fieldValidation` query parameter). */
+export type FieldValidation = "Strict" | "Warn" | "Ignore";
+
+/** Options shared by writes. */
+export interface WriteOptions {
+  fieldValidation: FieldValidation;
+  dryRun: boolean;
+}
+
+/** A write's result plus the warnings to send back (`Warning:` headers). */
+export interface WriteResult {
+  object: KubeObject;
+  warnings: string[];
+}
+
+/** metav1.DeleteOptions (the parts we honour). */
+export interface DeleteOptions {
+  propagationPolicy?: "Foreground" | "Background" | "Orphan";
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun: boolean;
+}
+
+/** Result of a delete: the object is gone, or it is waiting for finalizers. */
+export interface DeleteResult {
+  deleted: boolean;
+  object: KubeObject;
+}
+
+const GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+const MAX_PATCH_RETRIES = 5;
+
+/** Kubernetes timestamps: RFC 3339, seconds precision, UTC. */
+export function timestamp(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function randomSuffix(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(5));
+  return [...bytes].map((b) => GENERATE_NAME_ALPHABET[b % GENERATE_NAME_ALPHABET.length]).join(
+    "",
+  );
+}
+
+function refOf(rt: ResourceType) {
+  return { group: rt.group, resource: rt.plural, kind: rt.kind };
+}
+
+/** Everything but metadata and status: what a generation bump compares. */
+function specPart(rt: ResourceType, obj: KubeObject): string {
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (k === "metadata" || k === "apiVersion" || k === "kind") continue;
+    if (rt.statusFields.includes(k)) continue;
+    rest[k] = v;
+  }
+  return JSON.stringify(rest);
+}
+
+/** The resource-level object service used by the HTTP handlers and in-process controllers. */
+export class Objects {
+  constructor(
+    readonly store: Store,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Map a store failure to the API error a Kubernetes client expects. */
+  storeFailure(rt: ResourceType, name: string, e: unknown): never {
+    if (e instanceof StoreError) {
+      const ref = refOf(rt);
+      switch (e.code) {
+        case "NotFound":
+          throw ApiError.notFound(ref, name);
+        case "AlreadyExists":
+          throw ApiError.alreadyExists(ref, name);
+        case "Conflict":
+          throw ApiError.conflict(
+            ref,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+          );
+        case "Expired":
+          throw ApiError.expired(e.message);
+        case "TooLarge":
+          throw new ApiError("RequestEntityTooLarge", e.message);
+      }
+    }
+    throw e;
+  }
+
+  /** The object, or 404. */
+  async get(rt: ResourceType, namespace: string | undefined, name: string): Promise<KubeObject> {
+    const obj = await this.store.get(storeKey(rt, namespace, name));
+    if (!obj) throw ApiError.notFound(refOf(rt), name);
+    return obj;
+  }
+
+  /** Ensure the namespace exists and accepts new objects. */
+  private async checkNamespaceOpen(namespace: string): Promise<void> {
+    const ns = await this.store.get(`/core/namespaces/${namespace}`);
+    if (!ns) throw ApiError.notFound({ group: "", resource: "namespaces" }, namespace);
+    if (ns.metadata.deletionTimestamp) {
+      throw new ApiError(
+        "Forbidden",
+        `unable to create new content in namespace ${namespace} because it is being terminated`,
+        { name: namespace, kind: "namespaces" },
+      );
+    }
+  }
+
+  /** Validate `input` for `rt`, reconciling its namespace with the one in the URL. */
+  private validate(
+    rt: ResourceType,
+    namespace: string | undefined,
+    input: unknown,
+    options: WriteOptions,
+    old?: KubeObject,
+  ): WriteResult {
+    if (rt.namespaced && isPlainObject(input) && isPlainObject(input.metadata)) {
+      const meta = input.metadata;
+      if (meta.namespace === undefined || meta.namespace === "") {
+        meta.namespace = namespace;
+      } else if (namespace !== undefined && meta.namespace !== namespace) {
+        throw ApiError.badRequest(
+          "the namespace of the provided object does not match the namespace sent on the request",
+        );
+      }
+    }
+    const outcome = validateObject(rt, input, {
+      fieldValidation: options.fieldValidation,
+      ...(old ? { old } : {}),
+    });
+    const obj = outcome.object;
+    if (rt.namespaced) {
+      obj.metadata.namespace = namespace ?? obj.metadata.namespace;
+      if (!obj.metadata.namespace) {
+        throw ApiError.badRequest("the namespace of the object is required");
+      }
+    } else {
+      delete obj.metadata.namespace;
+    }
+    return { object: obj, warnings: outcome.warnings };
+  }
+
+  /** POST: create a new object. */
+  async create(
+    rt: ResourceType,
+    namespace: string | undefined,
+    input: unknown,
+    options: WriteOptions,
+  ): Promise<WriteResult> {
+    if (isPlainObject(input) && isPlainObject(input.metadata)) {
+      const meta = input.metadata;
+      if (!meta.name && typeof meta.generateName === "string" && meta.generateName) {
+        meta.name = `${meta.generateName}${randomSuffix()}`;
+      }
+    }
+    const { object: obj, warnings } = this.validate(rt, namespace, input, options);
+    const meta = obj.metadata;
+    const name = meta.name!;
+    if (rt.namespaced) await this.checkNamespaceOpen(meta.namespace!);
+    meta.uid = crypto.randomUUID();
+    meta.creationTimestamp = timestamp(this.now());
+    delete meta.resourceVersion;
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    if (rt.tracksGeneration) meta.generation = 1;
+    else delete meta.generation;
+    if (options.dryRun) {
+      const existing = await this.store.get(storeKey(rt, meta.namespace, name));
+      if (existing) throw ApiError.alreadyExists(refOf(rt), name);
+      return { object: obj, warnings };
+    }
+    try {
+      return { object: await this.store.create(storeKey(rt, meta.namespace, name), obj), warnings };
+    } catch (e) {
+      this.storeFailure(rt, name, e);
+    }
+  }
+
+  /**
+   * PUT: replace an object (or only its status fields for the `status` subresource).
+   * A resourceVersion in the body is a precondition; without one the update is unconditional.
+   */
+  async update(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    input: unknown,
+    options: WriteOptions & { subresource?: "status" },
+  ): Promise<WriteResult> {
+    if (isPlainObject(input) && isPlainObject(input.metadata)) {
+      const bodyName = input.metadata.name;
+      if (bodyName !== undefined && bodyName !== name) {
+        throw ApiError.badRequest(
+          `the name of the object (${
+            String(bodyName)
+          }) does not match the name on the URL (${name})`,
+        );
+      }
+      if (bodyName === undefined) input.metadata.name = name;
+    }
+    const old = await this.get(rt, namespace, name);
+    const { object: candidate, warnings } = this.validate(rt, namespace, input, options, old);
+    const expected = candidate.metadata.resourceVersion;
+    const next = this.merge(rt, old, candidate, options.subresource);
+    return { object: await this.commitUpdate(rt, name, old, next, expected, options), warnings };
+  }
+
+  /**
+   * PATCH: apply a JSON, merge or strategic-merge patch to the current object and store the
+   * result, retrying on a concurrent write unless the patch itself pins a resourceVersion.
+   */
+  async patch(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    contentType: string,
+    patchBody: unknown,
+    options: WriteOptions & { subresource?: "status" },
+  ): Promise<WriteResult> {
+    for (let attempt = 0;; attempt++) {
+      const old = await this.get(rt, namespace, name);
+      const patched = applyPatch(contentType, cloneJson(old), patchBody, old.apiVersion, old.kind);
+      if (!isPlainObject(patched)) {
+        throw ApiError.badRequest(
+          "the patch turned the object into something that is not an object",
+        );
+      }
+      const pinned = isPlainObject(patched.metadata) &&
+        patched.metadata.resourceVersion !== old.metadata.resourceVersion;
+      const { object: candidate, warnings } = this.validate(rt, namespace, patched, options, old);
+      if (candidate.metadata.name !== name) {
+        throw ApiError.badRequest(
+          `the name of the object (${candidate.metadata.name}) does not match the name on the URL (${name})`,
+        );
+      }
+      const expected = pinned ? candidate.metadata.resourceVersion : old.metadata.resourceVersion;
+      const next = this.merge(rt, old, candidate, options.subresource);
+      try {
+        return {
+          object: await this.commitUpdate(rt, name, old, next, expected, options),
+          warnings,
+        };
+      } catch (e) {
+        const retry = !pinned && e instanceof ApiError && e.reason === "Conflict" &&
+          attempt < MAX_PATCH_RETRIES;
+        if (!retry) throw e;
+      }
+    }
+  }
+
+  /** Combine the stored object with a validated candidate per the subresource rules. */
+  private merge(
+    rt: ResourceType,
+    old: KubeObject,
+    candidate: KubeObject,
+    subresource: "status" | undefined,
+  ): KubeObject {
+    if (subresource === "status") {
+      const next = cloneJson(old);
+      for (const f of rt.statusFields) {
+        if (candidate[f] === undefined) delete next[f];
+        else next[f] = candidate[f];
+      }
+      return next;
+    }
+    const next = candidate;
+    for (const f of rt.statusFields) {
+      if (old[f] === undefined) delete next[f];
+      else next[f] = cloneJson(old[f]);
+    }
+    const meta = next.metadata;
+    const oldMeta = old.metadata;
+    meta.uid = oldMeta.uid!;
+    meta.creationTimestamp = oldMeta.creationTimestamp!;
+    if (oldMeta.deletionTimestamp) {
+      meta.deletionTimestamp = oldMeta.deletionTimestamp;
+      if (oldMeta.deletionGracePeriodSeconds !== undefined) {
+        meta.deletionGracePeriodSeconds = oldMeta.deletionGracePeriodSeconds;
+      }
+    } else {
+      delete meta.deletionTimestamp;
+      delete meta.deletionGracePeriodSeconds;
+    }
+    if (rt.tracksGeneration) {
+      const gen = oldMeta.generation ?? 1;
+      meta.generation = specPart(rt, old) === specPart(rt, next) ? gen : gen + 1;
+    } else {
+      delete meta.generation;
+    }
+    return next;
+  }
+
+  private async commitUpdate(
+    rt: ResourceType,
+    name: string,
+    old: KubeObject,
+    next: KubeObject,
+    expectedVersion: string | undefined,
+    options: WriteOptions,
+  ): Promise<KubeObject> {
+    const causes = this.updateRules(rt, old, next);
+    if (causes.length > 0) throw ApiError.invalid(refOf(rt), name, causes);
+    let expected: number | undefined;
+    if (expectedVersion !== undefined && expectedVersion !== "") {
+      expected = Number(expectedVersion);
+      if (!Number.isSafeInteger(expected)) {
+        throw ApiError.badRequest(`invalid resourceVersion: ${JSON.stringify(expectedVersion)}`);
+      }
+    }
+    const key = storeKey(rt, old.metadata.namespace, name);
+    const finalizing = next.metadata.deletionTimestamp !== undefined &&
+      (next.metadata.finalizers ?? []).length === 0 &&
+      (rt.kind !== "Namespace" || namespaceSpecFinalizers(next).length === 0);
+    if (options.dryRun) {
+      if (expected !== undefined && String(expected) !== old.metadata.resourceVersion) {
+        this.storeFailure(rt, name, new StoreError("Conflict", key));
+      }
+      return next;
+    }
+    try {
+      if (finalizing) {
+        return await this.store.delete(key, expected ?? Number(old.metadata.resourceVersion));
+      }
+      const unchanged = sameJson(
+        { ...next, metadata: { ...next.metadata, resourceVersion: undefined } },
+        { ...old, metadata: { ...old.metadata, resourceVersion: undefined } },
+      );
+      if (
+        unchanged && (expected === undefined || String(expected) === old.metadata.resourceVersion)
+      ) {
+        return old;
+      }
+      return await this.store.update(key, next, expected);
+    } catch (e) {
+      this.storeFailure(rt, name, e);
+    }
+  }
+
+  /** Rules that compare old and new: immutability and finalizers during deletion. */
+  private updateRules(rt: ResourceType, old: KubeObject, next: KubeObject): StatusCause[] {
+    const causes: StatusCause[] = [];
+    if (old.immutable === true) {
+      for (const field of ["data", "binaryData"]) {
+        if (JSON.stringify(old[field] ?? null) !== JSON.stringify(next[field] ?? null)) {
+          causes.push({
+            reason: "FieldValueForbidden",
+            field,
+            message: "Forbidden: field is immutable when `immutable` is set",
+          });
+        }
+      }
+      if (next.immutable !== true) {
+        causes.push({
+          reason: "FieldValueForbidden",
+          field: "immutable",
+          message: "Forbidden: field is immutable when `immutable` is set",
+        });
+      }
+    }
+    if (old.metadata.deletionTimestamp) {
+      const before = new Set(old.metadata.finalizers ?? []);
+      const added = (next.metadata.finalizers ?? []).filter((f) => !before.has(f));
+      if (added.length > 0) {
+        causes.push({
+          reason: "FieldValueForbidden",
+          field: "metadata.finalizers",
+          message:
+            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers " +
+            JSON.stringify(added),
+        });
+      }
+    }
+    if (rt.kind === "Namespace" && next.metadata.name !== old.metadata.name) {
+      causes.push(invalidValue("metadata.name", next.metadata.name, "field is immutable"));
+    }
+    return causes;
+  }
+
+  /**
+   * DELETE: remove the object, or mark it with deletionTimestamp while finalizers remain.
+   * Foreground and Orphan propagation add their finalizers (the garbage collector acts on them).
+   */
+  async delete(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options: DeleteOptions,
+  ): Promise<DeleteResult> {
+    for (let attempt = 0;; attempt++) {
+      const old = await this.get(rt, namespace, name);
+      const pre = options.preconditions;
+      if (pre?.uid && pre.uid !== old.metadata.uid) {
+        throw ApiError.conflict(
+          refOf(rt),
+          name,
+          `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`,
+        );
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
+        throw ApiError.conflict(
+          refOf(rt),
+          name,
+          `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`,
+        );
+      }
+      const finalizers = new Set(old.metadata.finalizers ?? []);
+      if (options.propagationPolicy === "Foreground") finalizers.add("foregroundDeletion");
+      if (options.propagationPolicy === "Orphan") finalizers.add("orphan");
+      const key = storeKey(rt, old.metadata.namespace, name);
+      const expected = Number(old.metadata.resourceVersion);
+      const blocked = finalizers.size > 0 ||
+        (rt.kind === "Namespace" && namespaceSpecFinalizers(old).length > 0);
+      try {
+        if (!blocked) {
+          if (options.dryRun) return { deleted: true, object: old };
+          return { deleted: true, object: await this.store.delete(key, expected) };
+        }
+        if (old.metadata.deletionTimestamp && sameSet(finalizers, old.metadata.finalizers)) {
+          return { deleted: false, object: old };
+        }
+        const next = cloneJson(old);
+        if (finalizers.size > 0) next.metadata.finalizers = [...finalizers];
+        next.metadata.deletionTimestamp ??= timestamp(this.now());
+        next.metadata.deletionGracePeriodSeconds ??= options.gracePeriodSeconds ?? 0;
+        if (rt.kind === "Namespace") {
+          next.status = {
+            ...(isPlainObject(next.status) ? next.status : {}),
+            phase: "Terminating",
+          };
+        }
+        if (options.dryRun) return { deleted: false, object: next };
+        return { deleted: false, object: await this.store.update(key, next, expected) };
+      } catch (e) {
+        if (e instanceof StoreError && e.code === "Conflict" && attempt < MAX_PATCH_RETRIES) {
+          continue;
+        }
+        this.storeFailure(rt, name, e);
+      }
+    }
+  }
+}
+
+/** `spec.finalizers` of a Namespace (the namespace controller's "kubernetes" finalizer). */
+export function namespaceSpecFinalizers(ns: KubeObject): string[] {
+  const spec = isPlainObject(ns.spec) ? ns.spec : {};
+  return Array.isArray(spec.finalizers) ? spec.finalizers.filter((f) => typeof f === "string") : [];
+}
+
+/** Deep equality of JSON values, ignoring object key order. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  }
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
+    return ka.length === kb.length && ka.every((k) => sameJson(a[k], b[k]));
+  }
+  return false;
+}
+
+function sameSet(a: Set<string>, b: string[] | undefined): boolean {
+  const other = new Set(b ?? []);
+  return a.size === other.size && [...a].every((x) => other.has(x));
+}

@@ -1,0 +1,156 @@
+/**
+ * The control-plane process: opens the Deno KV store in a data dir, makes sure the admin token,
+ * kubeconfig and built-in namespaces exist, serves the API and runs the controllers.
+ *
+ * @module
+ */
+
+import { RESOURCE_TYPES } from "../storage/registry.ts";
+import { openKvStore } from "../storage/kv_store.ts";
+import { ApiError } from "../storage/status.ts";
+import { toYaml } from "../storage/yaml.ts";
+import { createApiApp } from "./api/app.ts";
+import { Objects } from "./api/objects.ts";
+import { NamespaceController } from "./namespace_controller.ts";
+import { ensureServingPki } from "./pki.ts";
+
+/** Options of {@linkcode startControlPlane}. */
+export interface ControlPlaneOptions {
+  /** where state.kv, admin.token and kubeconfig live (created when missing) */
+  dataDir: string;
+  /** `HOST:PORT` to listen on; port 0 picks a free port */
+  listen: string;
+  /** request body limit in bytes */
+  maxBodyBytes?: number;
+}
+
+/** A running control plane. */
+export interface ControlPlane {
+  /** e.g. `https://127.0.0.1:6443` */
+  url: string;
+  /** PEM of the CA that signed the serving certificate (clients trust it) */
+  caCert: string;
+  kubeconfigPath: string;
+  token: string;
+  /** stop serving, stop controllers, close the store */
+  stop(): Promise<void>;
+}
+
+/** Namespaces every cluster has from its first start. */
+export const BUILTIN_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/** Split `HOST:PORT` (IPv6 as `[::1]:6443`); throws a clear error when malformed. */
+export function parseListen(listen: string): { hostname: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(listen);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    throw new Error(`--listen must be HOST:PORT (e.g. 127.0.0.1:6443), got "${listen}"`);
+  }
+  return { hostname: m[1] ?? m[2]!, port };
+}
+
+async function ensureToken(path: string): Promise<string> {
+  try {
+    const token = (await Deno.readTextFile(path)).trim();
+    if (/^[0-9a-f]{64}$/.test(token)) return token;
+    throw new Error(`${path} does not hold a valid token; remove it to generate a new one`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const token = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  await Deno.writeTextFile(path, token + "\n", { mode: 0o600 });
+  return token;
+}
+
+/** The kubeconfig an admin (or kubectl) uses to reach this control plane. */
+export function kubeconfigFor(url: string, token: string, caCert: string): string {
+  const caData = btoa(caCert);
+  return toYaml({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "edge", cluster: { server: url, "certificate-authority-data": caData } }],
+    users: [{ name: "edge-admin", user: { token } }],
+    contexts: [{
+      name: "edge",
+      context: { cluster: "edge", user: "edge-admin", namespace: "default" },
+    }],
+    "current-context": "edge",
+    preferences: {},
+  });
+}
+
+/** Start the control plane and return once it is serving. */
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const { hostname, port } = parseListen(options.listen);
+  await Deno.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const token = await ensureToken(`${options.dataDir}/admin.token`);
+  const pki = await ensureServingPki(`${options.dataDir}/pki`, [
+    "127.0.0.1",
+    "::1",
+    "localhost",
+    hostname,
+    Deno.hostname(),
+  ]);
+  const store = await openKvStore(`${options.dataDir}/state.kv`);
+  try {
+    const objects = new Objects(store);
+    const nsType = RESOURCE_TYPES.find((rt) => rt.group === "" && rt.kind === "Namespace")!;
+    for (const name of BUILTIN_NAMESPACES) {
+      try {
+        await objects.create(nsType, undefined, {
+          apiVersion: "v1",
+          kind: "Namespace",
+          metadata: { name },
+        }, { fieldValidation: "Strict", dryRun: false });
+      } catch (e) {
+        if (!(e instanceof ApiError && e.reason === "AlreadyExists")) throw e;
+      }
+    }
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+
+  const namespaces = new NamespaceController({ store, types: RESOURCE_TYPES });
+  await namespaces.start();
+  const abort = new AbortController();
+  let resolveListening: (addr: Deno.NetAddr) => void;
+  const listening = new Promise<Deno.NetAddr>((r) => (resolveListening = r));
+  const app = createApiApp({
+    store,
+    tokens: [token],
+    ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    serverAddress: options.listen,
+  });
+  const server = Deno.serve({
+    hostname,
+    port,
+    cert: pki.cert,
+    key: pki.key,
+    signal: abort.signal,
+    onListen: (addr) => resolveListening(addr),
+  }, app.fetch);
+  const addr = await listening;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  const url = `https://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
+  const kubeconfigPath = `${options.dataDir}/kubeconfig`;
+  await Deno.writeTextFile(kubeconfigPath, kubeconfigFor(url, token, pki.caCert), { mode: 0o600 });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    caCert: pki.caCert,
+    kubeconfigPath,
+    token,
+    stop() {
+      stopped ??= (async () => {
+        abort.abort();
+        await namespaces.stop();
+        await server.finished;
+        await store.close();
+      })();
+      return stopped;
+    },
+  };
+}
