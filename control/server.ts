@@ -84,6 +84,31 @@ export function kubeconfigFor(url: string, token: string, caCert: string): strin
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const { hostname, port } = parseListen(options.listen);
   await Deno.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const lock = await lockDataDir(options.dataDir);
+  try {
+    return await start(options, hostname, port, lock);
+  } catch (e) {
+    lock.close();
+    throw e;
+  }
+}
+
+/** One process owns a data dir: hold an exclusive lock on `<dir>/lock` while running. */
+async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
+  const file = await Deno.open(`${dataDir}/lock`, { create: true, write: true });
+  if (!(await file.tryLock(true))) {
+    file.close();
+    throw new Error(`data dir ${dataDir} is in use by another edge process`);
+  }
+  return file;
+}
+
+async function start(
+  options: ControlPlaneOptions,
+  hostname: string,
+  port: number,
+  lock: Deno.FsFile,
+): Promise<ControlPlane> {
   const token = await ensureToken(`${options.dataDir}/admin.token`);
   const pki = await ensureServingPki(`${options.dataDir}/pki`, [
     "127.0.0.1",
@@ -149,6 +174,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         await namespaces.stop();
         await server.finished;
         await store.close();
+        lock.close();
       })();
       return stopped;
     },
