@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ApiError } from "../../storage/status.ts";
 import { applyPatch } from "./mod.ts";
+import { assertApiError } from "../../storage/_testing.ts";
 
 const DEPLOYMENT = {
   apiVersion: "apps/v1",
@@ -11,20 +11,6 @@ const DEPLOYMENT = {
     template: { spec: { containers: [{ name: "app", image: "app:1" }, { name: "log" }] } },
   },
 };
-
-function rejects(fn: () => unknown, code: number, reason: string, message?: RegExp): ApiError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ApiError, `expected an ApiError, got ${caught}`);
-  assert.equal(caught.code, code);
-  assert.equal(caught.reason, reason);
-  if (message) assert.match(caught.message, message);
-  return caught;
-}
 
 Deno.test("applyPatch() dispatches application/json-patch+json to RFC 6902", () => {
   const result = applyPatch(
@@ -67,7 +53,7 @@ Deno.test("applyPatch() merge patch replaces lists; strategic merge patch merges
 });
 
 Deno.test("applyPatch() rejects server-side apply with 415 naming the accepted types", () => {
-  rejects(
+  assertApiError(
     () => applyPatch("application/apply-patch+yaml", DEPLOYMENT, {}, "apps/v1", "Deployment"),
     415,
     "UnsupportedMediaType",
@@ -77,7 +63,7 @@ Deno.test("applyPatch() rejects server-side apply with 415 naming the accepted t
 
 Deno.test("applyPatch() rejects other content types with kube-apiserver's 415 message", () => {
   for (const type of ["application/json", "text/plain", ""]) {
-    rejects(
+    assertApiError(
       () => applyPatch(type, DEPLOYMENT, {}, "apps/v1", "Deployment"),
       415,
       "UnsupportedMediaType",
@@ -88,7 +74,7 @@ Deno.test("applyPatch() rejects other content types with kube-apiserver's 415 me
 
 Deno.test("applyPatch() rejects a merge patch that is not an object with 400", () => {
   for (const body of [null, "x", 3, ["a"]]) {
-    rejects(
+    assertApiError(
       () => applyPatch("application/merge-patch+json", DEPLOYMENT, body, "apps/v1", "Deployment"),
       400,
       "BadRequest",
@@ -98,7 +84,7 @@ Deno.test("applyPatch() rejects a merge patch that is not an object with 400", (
 });
 
 Deno.test("applyPatch() rejects a JSON patch that leaves no object with 422", () => {
-  rejects(
+  assertApiError(
     () =>
       applyPatch(
         "application/json-patch+json",

@@ -1,24 +1,10 @@
 import assert from "node:assert/strict";
-import { ApiError } from "../../storage/status.ts";
 import { applyJsonPatch, MAX_JSON_PATCH_OPERATIONS, parseJsonPatch } from "./json_patch.ts";
-
-function rejects(fn: () => unknown, code: number, reason: string, message?: RegExp): ApiError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ApiError, `expected an ApiError, got ${caught}`);
-  assert.equal(caught.code, code);
-  assert.equal(caught.reason, reason);
-  if (message) assert.match(caught.message, message);
-  return caught;
-}
+import { assertApiError } from "../../storage/_testing.ts";
 
 /** The 422 kube-apiserver answers when an operation does not apply; returns the cause text. */
 function doesNotApply(doc: unknown, ops: unknown): string {
-  const err = rejects(() => applyJsonPatch(doc, ops), 422, "Invalid");
+  const err = assertApiError(() => applyJsonPatch(doc, ops), 422, "Invalid");
   assert.equal(err.message, "the server rejected our request due to an error in our request");
   const cause = err.details?.causes?.[0];
   assert.equal(cause?.field, "patch");
@@ -249,14 +235,14 @@ Deno.test("applyJsonPatch() treats __proto__ as a plain key", () => {
 // Malformed patch documents: 400 BadRequest (413 when too long).
 
 Deno.test("applyJsonPatch() rejects a body that is not a list with kube's 400", () => {
-  rejects(
+  assertApiError(
     () => applyJsonPatch({}, { op: "add", path: "/a", value: 1 }),
     400,
     "BadRequest",
     /^json: cannot unmarshal object into Go value of type jsonpatch\.Patch$/,
   );
-  rejects(() => applyJsonPatch({}, null), 400, "BadRequest");
-  rejects(
+  assertApiError(() => applyJsonPatch({}, null), 400, "BadRequest");
+  assertApiError(
     () => applyJsonPatch({}, [["add"]]),
     400,
     "BadRequest",
@@ -266,21 +252,31 @@ Deno.test("applyJsonPatch() rejects a body that is not a list with kube's 400", 
 
 Deno.test("applyJsonPatch() rejects malformed operations with 400 before applying any", () => {
   const doc = { a: 1 };
-  rejects(() => applyJsonPatch(doc, [{ op: "bogus", path: "/a" }]), 400, "BadRequest", /op/);
-  rejects(() => applyJsonPatch(doc, [{ path: "/a" }]), 400, "BadRequest");
-  rejects(() => applyJsonPatch(doc, [{ op: "add", value: 1 }]), 400, "BadRequest", /"path"/);
-  rejects(() => applyJsonPatch(doc, [{ op: "add", path: "/b" }]), 400, "BadRequest", /"value"/);
-  rejects(() => applyJsonPatch(doc, [{ op: "move", path: "/b" }]), 400, "BadRequest", /"from"/);
-  rejects(() => applyJsonPatch(doc, [{ op: "remove", path: 3 }]), 400, "BadRequest");
-  rejects(
+  assertApiError(() => applyJsonPatch(doc, [{ op: "bogus", path: "/a" }]), 400, "BadRequest", /op/);
+  assertApiError(() => applyJsonPatch(doc, [{ path: "/a" }]), 400, "BadRequest");
+  assertApiError(() => applyJsonPatch(doc, [{ op: "add", value: 1 }]), 400, "BadRequest", /"path"/);
+  assertApiError(
+    () => applyJsonPatch(doc, [{ op: "add", path: "/b" }]),
+    400,
+    "BadRequest",
+    /"value"/,
+  );
+  assertApiError(
+    () => applyJsonPatch(doc, [{ op: "move", path: "/b" }]),
+    400,
+    "BadRequest",
+    /"from"/,
+  );
+  assertApiError(() => applyJsonPatch(doc, [{ op: "remove", path: 3 }]), 400, "BadRequest");
+  assertApiError(
     () => applyJsonPatch(doc, [{ op: "remove", path: "a" }]),
     400,
     "BadRequest",
     /JSON pointer/,
   );
-  rejects(() => applyJsonPatch(doc, [{ op: "remove", path: "/a~2" }]), 400, "BadRequest");
+  assertApiError(() => applyJsonPatch(doc, [{ op: "remove", path: "/a~2" }]), 400, "BadRequest");
   // A later malformed op is reported even though an earlier op would fail to apply.
-  rejects(
+  assertApiError(
     () => applyJsonPatch(doc, [{ op: "remove", path: "/zzz" }, { op: "nope", path: "/" }]),
     400,
     "BadRequest",
@@ -295,7 +291,7 @@ Deno.test("applyJsonPatch() accepts add with value null and an empty patch", () 
 Deno.test("parseJsonPatch() rejects more than 10000 operations with 413", () => {
   const op = { op: "test", path: "", value: {} };
   assert.equal(parseJsonPatch(Array(MAX_JSON_PATCH_OPERATIONS).fill(op)).length, 10000);
-  rejects(
+  assertApiError(
     () => parseJsonPatch(Array(MAX_JSON_PATCH_OPERATIONS + 1).fill(op)),
     413,
     "RequestEntityTooLarge",

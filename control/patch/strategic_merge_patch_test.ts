@@ -1,24 +1,10 @@
 import assert from "node:assert/strict";
-import { ApiError } from "../../storage/status.ts";
 import { patchMetaFor } from "./patch_meta.ts";
 import { applyStrategicMergePatch, type PatchMeta } from "./strategic_merge_patch.ts";
+import { assertApiError } from "../../storage/_testing.ts";
 
 const DEPLOYMENT = patchMetaFor("apps/v1", "Deployment");
 const POD = patchMetaFor("v1", "Pod");
-
-function rejects(fn: () => unknown, code: number, reason: string, message?: RegExp): ApiError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ApiError, `expected an ApiError, got ${caught}`);
-  assert.equal(caught.code, code);
-  assert.equal(caught.reason, reason);
-  if (message) assert.match(caught.message, message);
-  return caught;
-}
 
 /** A Deployment whose pod template spec is `podSpec`. */
 function deployment(podSpec: Record<string, unknown>, extra: Record<string, unknown> = {}) {
@@ -527,13 +513,13 @@ Deno.test("applyStrategicMergePatch() treats other $-keys as data ($ref in CRD s
 // Errors.
 
 Deno.test("applyStrategicMergePatch() rejects unknown $patch directives with 400", () => {
-  rejects(
+  assertApiError(
     () => applyStrategicMergePatch({ a: {} }, { a: { $patch: "explode", b: 1 } }, {}),
     400,
     "BadRequest",
     /^unknown patch type: explode in map: map\[\$patch:explode b:1\]$/,
   );
-  rejects(
+  assertApiError(
     () =>
       applyStrategicMergePatch(
         { spec: { containers: [{ name: "a" }] } },
@@ -544,7 +530,7 @@ Deno.test("applyStrategicMergePatch() rejects unknown $patch directives with 400
     "BadRequest",
     /unknown patch type: remove/,
   );
-  rejects(
+  assertApiError(
     () =>
       applyStrategicMergePatch(
         { spec: { tolerations: [] } },
@@ -558,7 +544,7 @@ Deno.test("applyStrategicMergePatch() rejects unknown $patch directives with 400
 });
 
 Deno.test("applyStrategicMergePatch() rejects merge-list elements without the merge key", () => {
-  rejects(
+  assertApiError(
     () =>
       applyStrategicMergePatch(
         { spec: { containers: [{ name: "a" }] } },
@@ -569,7 +555,7 @@ Deno.test("applyStrategicMergePatch() rejects merge-list elements without the me
     "BadRequest",
     /^map: map\[image:x\] does not contain declared merge key: name$/,
   );
-  rejects(
+  assertApiError(
     () =>
       applyStrategicMergePatch(
         { spec: { containers: [{ name: "a" }] } },
@@ -595,12 +581,12 @@ Deno.test("applyStrategicMergePatch() rejects malformed directive values with ku
     [{ spec: { $retainKeys: ["hostname"], containers: [] } }, /retainKeys/],
   ];
   for (const [patch, message] of cases) {
-    rejects(() => applyStrategicMergePatch(live, patch, POD), 400, "BadRequest", message);
+    assertApiError(() => applyStrategicMergePatch(live, patch, POD), 400, "BadRequest", message);
   }
 });
 
 Deno.test("applyStrategicMergePatch() rejects a patch list out of $setElementOrder's order", () => {
-  rejects(
+  assertApiError(
     () =>
       applyStrategicMergePatch(
         { spec: { containers: [{ name: "a" }, { name: "b" }] } },
@@ -619,7 +605,7 @@ Deno.test("applyStrategicMergePatch() rejects a patch list out of $setElementOrd
 });
 
 Deno.test("applyStrategicMergePatch() rejects lists of lists with 422 and mixed lists with 400", () => {
-  const err = rejects(
+  const err = assertApiError(
     () =>
       applyStrategicMergePatch(
         { metadata: { finalizers: [["a"]] } },
@@ -630,7 +616,7 @@ Deno.test("applyStrategicMergePatch() rejects lists of lists with 422 and mixed 
     "Invalid",
   );
   assert.equal(err.details?.causes?.[0]?.message, "lists of lists are not supported");
-  rejects(
+  assertApiError(
     () =>
       applyStrategicMergePatch(
         { metadata: { finalizers: ["a"] } },
@@ -645,7 +631,7 @@ Deno.test("applyStrategicMergePatch() rejects lists of lists with 422 and mixed 
 
 Deno.test("applyStrategicMergePatch() rejects a patch body that is not an object", () => {
   for (const body of [[], "x", 1, null, true]) {
-    rejects(
+    assertApiError(
       () => applyStrategicMergePatch({}, body, POD),
       400,
       "BadRequest",

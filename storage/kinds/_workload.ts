@@ -10,7 +10,9 @@ import { labelSelectorFromSpec, type LabelSelectorSpec, matchesLabelSelector } f
 import type { KubeObject } from "../object.ts";
 import { isPlainObject } from "../object.ts";
 import { invalidValue, requiredValue, type StatusCause } from "../status.ts";
+import type { TableColumn } from "../resource.ts";
 import { invalid } from "../validation.ts";
+import { column } from "./_meta.ts";
 import {
   at,
   Condition,
@@ -97,4 +99,31 @@ export function containerCells(obj: KubeObject): { names: string; images: string
     names: containers.map((c) => str(c, "name")).join(","),
     images: containers.map((c) => str(c, "image")).join(","),
   };
+}
+
+/**
+ * The wide columns both workloads print after Age: Containers, Images and Selector
+ * (`selectorHelp` is the kind's own description of its selector).
+ */
+export function templateColumns(
+  selectorHelp: string,
+  selector: (obj: KubeObject) => string,
+): TableColumn[] {
+  return [
+    column(
+      "Containers",
+      "string",
+      1,
+      "Names of each container in the template.",
+      (o) => containerCells(o).names,
+    ),
+    column(
+      "Images",
+      "string",
+      1,
+      "Images referenced by each container in the template.",
+      (o) => containerCells(o).images,
+    ),
+    column("Selector", "string", 1, selectorHelp, selector),
+  ];
 }

@@ -17,7 +17,7 @@ import { at, IntOrString, LabelSelector, num } from "./_common.ts";
 import { ageColumn, column, nameColumn, objectSchema } from "./_meta.ts";
 import { normalizePodSpec, type PodSpecValue } from "./_pod_spec.ts";
 import {
-  containerCells,
+  templateColumns,
   validateWorkloadSpec,
   WorkloadConditions,
   WorkloadTemplate,
@@ -187,24 +187,7 @@ export const deployments: ResourceType = {
       (o) => num(o, "status", "availableReplicas"),
     ),
     ageColumn,
-    column(
-      "Containers",
-      "string",
-      1,
-      "Names of each container in the template.",
-      (o) => containerCells(o).names,
-    ),
-    column(
-      "Images",
-      "string",
-      1,
-      "Images referenced by each container in the template.",
-      (o) => containerCells(o).images,
-    ),
-    column(
-      "Selector",
-      "string",
-      1,
+    ...templateColumns(
       "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.",
       selectorCell,
     ),

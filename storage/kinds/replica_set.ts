@@ -14,7 +14,7 @@ import { at, LabelSelector, num } from "./_common.ts";
 import { ageColumn, column, nameColumn, objectSchema } from "./_meta.ts";
 import { normalizePodSpec, type PodSpecValue } from "./_pod_spec.ts";
 import {
-  containerCells,
+  templateColumns,
   validateWorkloadSpec,
   WorkloadConditions,
   WorkloadTemplate,
@@ -93,24 +93,7 @@ export const replicaSets: ResourceType = {
       (o) => num(o, "status", "readyReplicas"),
     ),
     ageColumn,
-    column(
-      "Containers",
-      "string",
-      1,
-      "Names of each container in the template.",
-      (o) => containerCells(o).names,
-    ),
-    column(
-      "Images",
-      "string",
-      1,
-      "Images referenced by each container in the template.",
-      (o) => containerCells(o).images,
-    ),
-    column(
-      "Selector",
-      "string",
-      1,
+    ...templateColumns(
       "Selector is a label query over pods that should match the replica count.",
       (o) => formatLabelSelector(at(o, "spec", "selector") as LabelSelectorSpec | undefined),
     ),
