@@ -372,7 +372,18 @@ function _validateObject(
     );
   }
   const unknown: string[] = [];
-  const data = _sanitize(input, "", 0, unknown) as Record<string, unknown>;
+  let data: Record<string, unknown>;
+  try {
+    data = _sanitize(input, "", 0, unknown) as Record<string, unknown>;
+  } catch (e) {
+    if (!(e instanceof ProtoKeyError)) throw e;
+    const meta = isPlainObject(input.metadata) ? input.metadata : {};
+    throw ApiError.invalid(
+      { group: rt.group, resource: rt.plural, kind: rt.kind },
+      typeof meta.name === "string" ? meta.name : "",
+      [invalidValue(e.field, "__proto__", "keys named __proto__ are not supported")],
+    );
+  }
   if (data.apiVersion !== undefined && data.apiVersion !== apiVersion) {
     throw ApiError.badRequest(
       `the API version in the data (${
@@ -471,6 +482,13 @@ function boundedName(name: string): string {
  * A deep copy of JSON data without `null` members (Go decodes them as absent) and without
  * `__proto__` keys (recorded as unknown fields). Throws BadRequest past {@linkcode MAX_DEPTH}.
  */
+/** Raised by `_sanitize` for a `__proto__` key; becomes a 422 naming the field. */
+class ProtoKeyError extends Error {
+  constructor(readonly field: string) {
+    super(`__proto__ key at ${field}`);
+  }
+}
+
 function _sanitize(v: unknown, path: string, depth: number, unknown: string[]): unknown {
   if (depth > MAX_DEPTH) {
     throw ApiError.badRequest(`object nesting exceeds the maximum depth of ${MAX_DEPTH}`);
@@ -483,8 +501,9 @@ function _sanitize(v: unknown, path: string, depth: number, unknown: string[]): 
     for (const key of Object.keys(v)) {
       const childPath = path ? `${path}.${key}` : key;
       if (key === "__proto__") {
-        unknown.push(childPath);
-        continue;
+        // Never a Kubernetes field, label or data key worth keeping: refuse it loudly rather
+        // than let a plain-object copy swallow it.
+        throw new ProtoKeyError(childPath);
       }
       const child = (v as Record<string, unknown>)[key];
       if (child === null || child === undefined) continue;

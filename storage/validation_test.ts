@@ -270,16 +270,25 @@ Deno.test("validateObject() drops metadata.namespace of cluster-scoped kinds", (
   assert.equal(object.metadata.namespace, undefined);
 });
 
-Deno.test("validateObject() reports __proto__ and constructor keys as unknown fields", () => {
-  const body = JSON.parse(
-    '{"metadata":{"name":"c","__proto__":{"x":1}},"constructor":1,"__proto__":{"polluted":true}}',
-  );
-  assert.equal(
-    badRequest(configMaps, body),
-    'strict decoding error: unknown field "metadata.__proto__", unknown field "__proto__", unknown field "constructor"',
-  );
-  const { object } = validateObject(configMaps, body, { fieldValidation: "Ignore" });
+Deno.test("validateObject() refuses __proto__ keys with Invalid and never pollutes prototypes", () => {
+  for (const fieldValidation of ["Strict", "Warn", "Ignore"] as const) {
+    const body = JSON.parse(
+      '{"metadata":{"name":"c","labels":{"__proto__":"v"}},"__proto__":{"polluted":true}}',
+    );
+    assert.throws(
+      () => validateObject(configMaps, body, { fieldValidation }),
+      (e: unknown) =>
+        e instanceof ApiError && e.code === 422 &&
+        e.details?.causes?.[0]?.field === "metadata.labels.__proto__",
+    );
+  }
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+Deno.test("validateObject() reports constructor keys as unknown fields", () => {
+  const body = JSON.parse('{"metadata":{"name":"c"},"constructor":1}');
+  assert.equal(badRequest(configMaps, body), 'strict decoding error: unknown field "constructor"');
+  const { object } = validateObject(configMaps, body, { fieldValidation: "Ignore" });
   assert.equal(Object.getPrototypeOf(object), Object.prototype);
 });
 

@@ -123,12 +123,34 @@ export async function readBodyBytes(req: Request, limit: number): Promise<Uint8A
 /** Parse a JSON request body; malformed JSON → 400 like kube-apiserver. */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === "") throw ApiError.badRequest("request body is empty");
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw ApiError.badRequest(
       `the object provided is unrecognized: ${(e as Error).message}`,
     );
+  }
+  checkNesting(value);
+  return value;
+}
+
+/** How deep a request body may nest; real Kubernetes objects stay far below it. */
+export const MAX_BODY_NESTING = 100;
+
+/**
+ * Refuse bodies nested deeper than {@linkcode MAX_BODY_NESTING} before any recursive code
+ * (patches, validation) sees them. Iterative, so it cannot overflow the stack itself.
+ */
+export function checkNesting(value: unknown): void {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth >= MAX_BODY_NESTING) {
+      throw ApiError.badRequest(`the request body nests deeper than ${MAX_BODY_NESTING} levels`);
+    }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
   }
 }
 
@@ -141,6 +163,7 @@ export function parseYamlBody(text: string): unknown {
     throw ApiError.badRequest(`the object provided is unrecognized: ${(e as Error).message}`);
   }
   if (docs.length !== 1) throw ApiError.badRequest("the request body must hold exactly one object");
+  checkNesting(docs[0]);
   return docs[0];
 }
 

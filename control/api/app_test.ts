@@ -621,3 +621,34 @@ Deno.test("API rejects hostile names in URLs and bodies with 4xx and no change",
     assert.equal(await snapshot(store), before);
   });
 });
+
+Deno.test("API answers __proto__ keys, deep nesting and malformed resourceVersions with 4xx and no change", async () => {
+  await withApp(async (app, store) => {
+    await call(app, "POST", CM, cm("base"));
+    const before = await snapshot(store);
+    const proto = await call(
+      app,
+      "POST",
+      CM,
+      '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"p","labels":{"__proto__":"v"}}}',
+    );
+    assert.equal(proto.status, 422, JSON.stringify(proto.json));
+    assert.equal(
+      (proto.json.details as { causes: Array<{ field: string }> }).causes[0]!.field,
+      "metadata.labels.__proto__",
+    );
+    const deep = `{"metadata":{"labels":${"[".repeat(10_000)}${"]".repeat(10_000)}}}`;
+    for (const type of ["application/merge-patch+json", "application/strategic-merge-patch+json"]) {
+      const res = await call(app, "PATCH", `${CM}/base`, deep, { "content-type": type });
+      assert.equal(res.status, 400, type);
+    }
+    for (const rv of ["-1", "1.5", "abc", "99999999999999999999"]) {
+      const res = await call(app, "PUT", `${CM}/base`, {
+        ...cm("base"),
+        metadata: { name: "base", resourceVersion: rv },
+      });
+      assert.equal(res.status, 400, rv);
+    }
+    assert.equal(await snapshot(store), before);
+  });
+});

@@ -320,10 +320,14 @@ export class Objects {
     if (causes.length > 0) throw ApiError.invalid(refOf(rt), name, causes);
     let expected: number | undefined;
     if (expectedVersion !== undefined && expectedVersion !== "") {
-      expected = Number(expectedVersion);
-      if (!Number.isSafeInteger(expected)) {
-        throw ApiError.badRequest(`invalid resourceVersion: ${JSON.stringify(expectedVersion)}`);
+      if (!/^\d{1,15}$/.test(expectedVersion)) {
+        throw ApiError.badRequest(
+          `metadata.resourceVersion: Invalid value: ${
+            JSON.stringify(expectedVersion)
+          }: must be a resourceVersion this server returned`,
+        );
       }
+      expected = Number(expectedVersion);
     }
     const key = storeKey(rt, old.metadata.namespace, name);
     const finalizing = next.metadata.deletionTimestamp !== undefined &&
