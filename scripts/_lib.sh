@@ -8,8 +8,10 @@ DENO_BIN="$TOOLS/node_modules/deno/deno"
 
 log() { printf '%s\n' "$*" >&2; }
 
-# Debian packages the project needs at run or test time (later issues add podman, nftables, …).
-DEBIAN_PACKAGES=(ca-certificates openssl)
+# Debian packages the project needs at run or test time: openssl makes the API server's CA;
+# podman (with runc, conmon, CNI plugins) runs pods; busybox-static is the test image's base
+# and runs probes inside pod network namespaces; iproute2/util-linux make node namespaces.
+DEBIAN_PACKAGES=(ca-certificates openssl podman runc busybox-static iproute2 util-linux nftables)
 
 ensure_debian_packages() {
   local missing=()
