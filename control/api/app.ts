@@ -35,6 +35,7 @@ import { applyPatch } from "../patch/mod.ts";
 import { openApiV3GroupVersion, openApiV3Root } from "../openapi.ts";
 import { negotiateTable, parseIncludeObject, toTable } from "../table.ts";
 import { bearerAuth } from "./auth.ts";
+import { bindingTarget, bindPod } from "./binding.ts";
 import { type DeleteOptions, Objects, type WriteOptions } from "./objects.ts";
 import {
   boolParam,
@@ -258,6 +259,18 @@ export function createApiApp(options: ApiAppOptions): Hono {
       throw ApiError.methodNotAllowed();
     }
     if (subresource === "scale") return await scale(c, path, url);
+    if (subresource === "binding") {
+      if (method !== "POST") throw ApiError.methodNotAllowed();
+      const node = bindingTarget(await readJson(c), name);
+      await bindPod(objects, rt, namespace!, name, node);
+      return c.json({
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Success",
+        code: 201,
+      }, 201);
+    }
     const sub = subresource === "status" || subresource === "finalize" ? "status" : undefined;
     switch (method) {
       case "GET":

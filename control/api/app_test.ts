@@ -652,3 +652,37 @@ Deno.test("API answers __proto__ keys, deep nesting and malformed resourceVersio
     assert.equal(await snapshot(store), before);
   });
 });
+
+Deno.test("API pods/binding assigns a node once; a second binding gets 409 Conflict", async () => {
+  await withApp(async (app) => {
+    const PODS = "/api/v1/namespaces/default/pods";
+    const created = await call(app, "POST", PODS, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p" },
+      spec: { containers: [{ name: "c", image: "busybox:1" }] },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const binding = (node: string) => ({
+      apiVersion: "v1",
+      kind: "Binding",
+      metadata: { name: "p" },
+      target: { apiVersion: "v1", kind: "Node", name: node },
+    });
+    const results = await Promise.all([
+      call(app, "POST", `${PODS}/p/binding`, binding("edge-a")),
+      call(app, "POST", `${PODS}/p/binding`, binding("edge-b")),
+    ]);
+    assert.deepEqual(results.map((r) => r.status).sort(), [201, 409]);
+    const pod = await call(app, "GET", `${PODS}/p`);
+    const winner = results[0]!.status === 201 ? "edge-a" : "edge-b";
+    assert.equal((pod.json.spec as { nodeName: string }).nodeName, winner);
+    const conditions = (pod.json.status as { conditions: Array<{ type: string; status: string }> })
+      .conditions;
+    assert.ok(conditions.some((c) => c.type === "PodScheduled" && c.status === "True"));
+    const bad = await call(app, "POST", `${PODS}/p/binding`, binding("Not_A_Node"));
+    assert.equal(bad.status, 422);
+    const get = await call(app, "GET", `${PODS}/p/binding`);
+    assert.equal(get.status, 405);
+  });
+});

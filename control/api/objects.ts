@@ -203,7 +203,11 @@ export class Objects {
     namespace: string | undefined,
     name: string,
     input: unknown,
-    options: WriteOptions & { subresource?: "status" },
+    options: WriteOptions & {
+      subresource?: "status";
+      /** in-process callers only (binding): write spec and status together */
+      allowStatus?: boolean;
+    },
   ): Promise<WriteResult> {
     if (isPlainObject(input) && isPlainObject(input.metadata)) {
       const bodyName = input.metadata.name;
@@ -219,7 +223,7 @@ export class Objects {
     const old = await this.get(rt, namespace, name);
     const { object: candidate, warnings } = this.validate(rt, namespace, input, options, old);
     const expected = candidate.metadata.resourceVersion;
-    const next = this.merge(rt, old, candidate, options.subresource);
+    const next = this.merge(rt, old, candidate, options.allowStatus ? "all" : options.subresource);
     return { object: await this.commitUpdate(rt, name, old, next, expected, options), warnings };
   }
 
@@ -271,7 +275,7 @@ export class Objects {
     rt: ResourceType,
     old: KubeObject,
     candidate: KubeObject,
-    subresource: "status" | undefined,
+    subresource: "status" | "all" | undefined,
   ): KubeObject {
     if (subresource === "status") {
       const next = cloneJson(old);
@@ -282,7 +286,7 @@ export class Objects {
       return next;
     }
     const next = candidate;
-    for (const f of rt.statusFields) {
+    for (const f of subresource === "all" ? [] : rt.statusFields) {
       if (old[f] === undefined) delete next[f];
       else next[f] = cloneJson(old[f]);
     }
