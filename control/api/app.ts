@@ -36,6 +36,7 @@ import { openApiV3GroupVersion, openApiV3Root } from "../openapi.ts";
 import { negotiateTable, parseIncludeObject, toTable } from "../table.ts";
 import { bearerAuth } from "./auth.ts";
 import { bindingTarget, bindPod } from "./binding.ts";
+import { agentLogUrl, logContainer, proxyLogs } from "./logs.ts";
 import { type DeleteOptions, Objects, type WriteOptions } from "./objects.ts";
 import {
   boolParam,
@@ -73,6 +74,8 @@ export interface ApiAppOptions {
   maxWatchMs?: number;
   /** address advertised in /api (serverAddressByClientCIDRs) */
   serverAddress?: string;
+  /** bearer token presented to node agents (log streams); defaults to the first token */
+  agentToken?: string;
 }
 
 /** The default request body limit: 3 MiB, like kube-apiserver. */
@@ -259,6 +262,23 @@ export function createApiApp(options: ApiAppOptions): Hono {
       throw ApiError.methodNotAllowed();
     }
     if (subresource === "scale") return await scale(c, path, url);
+    if (subresource === "log") {
+      if (method !== "GET") throw ApiError.methodNotAllowed();
+      const pod = await objects.get(rt, namespace, name);
+      const container = logContainer(pod, url.searchParams.get("container"));
+      const nodeName = isPlainObject(pod.spec) ? pod.spec.nodeName : undefined;
+      if (typeof nodeName !== "string" || nodeName === "") {
+        throw ApiError.badRequest(`pod ${name} does not have a host assigned`);
+      }
+      const nodes = lookup("", "v1", "nodes");
+      const node = nodes ? await options.store.get(storeKey(nodes, undefined, nodeName)) : null;
+      if (!node) throw ApiError.notFound({ group: "", resource: "nodes" }, nodeName);
+      return await proxyLogs(
+        agentLogUrl(node, pod, container, url),
+        options.agentToken ?? options.tokens[0] ?? "",
+        c.req.raw.signal,
+      );
+    }
     if (subresource === "binding") {
       if (method !== "POST") throw ApiError.methodNotAllowed();
       const node = bindingTarget(await readJson(c), name);

@@ -686,3 +686,49 @@ Deno.test("API pods/binding assigns a node once; a second binding gets 409 Confl
     assert.equal(get.status, 405);
   });
 });
+
+Deno.test("API pods/log proxies to the agent at the node's InternalIP and daemon port", async () => {
+  const seen: string[] = [];
+  const agent = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    seen.push(
+      `${new URL(req.url).pathname}${new URL(req.url).search} ${req.headers.get("authorization")}`,
+    );
+    return new Response("line 1\nline 2\n", { headers: { "content-type": "text/plain" } });
+  });
+  try {
+    await withApp(async (app) => {
+      const PODS = "/api/v1/namespaces/default/pods";
+      await call(app, "POST", "/api/v1/nodes", {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: "edge-1" },
+        status: {
+          addresses: [{ type: "InternalIP", address: "127.0.0.1" }],
+          daemonEndpoints: { kubeletEndpoint: { Port: agent.addr.port } },
+        },
+      });
+      await call(app, "POST", PODS, {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "p" },
+        spec: { containers: [{ name: "a", image: "x:1" }, { name: "b", image: "x:1" }] },
+      });
+      const unbound = await call(app, "GET", `${PODS}/p/log?container=a`);
+      assert.equal(unbound.status, 400);
+      await call(app, "POST", `${PODS}/p/binding`, { target: { kind: "Node", name: "edge-1" } });
+      const ambiguous = await call(app, "GET", `${PODS}/p/log`);
+      assert.equal(ambiguous.status, 400);
+      assert.match(String(ambiguous.json.message), /choose one of: \[a b\]/);
+      const res = await app.request(`${PODS}/p/log?container=b&tailLines=2&follow=true`, {
+        headers: AUTH,
+      });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), "line 1\nline 2\n");
+      assert.deepEqual(seen, [
+        `/containerLogs/default/p/b?follow=true&tailLines=2 Bearer ${TOKEN}`,
+      ]);
+    });
+  } finally {
+    await agent.shutdown();
+  }
+});

@@ -222,7 +222,7 @@ export const pods: ResourceType = {
   nameRule: "dns1123-subdomain",
   shortNames: ["po"],
   categories: ["all"],
-  subresources: ["status", "binding"],
+  subresources: ["status", "binding", "log"],
   schema: PodSchema,
   statusFields: ["status"],
   tracksGeneration: false,
