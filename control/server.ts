@@ -11,6 +11,7 @@ import { ApiError } from "../storage/status.ts";
 import { toYaml } from "../storage/yaml.ts";
 import { createApiApp } from "./api/app.ts";
 import { Objects } from "./api/objects.ts";
+import { GarbageCollector } from "./garbage_collector.ts";
 import { NamespaceController } from "./namespace_controller.ts";
 import { ensureServingPki } from "./pki.ts";
 
@@ -139,6 +140,8 @@ async function start(
 
   const namespaces = new NamespaceController({ store, types: RESOURCE_TYPES });
   await namespaces.start();
+  const collector = new GarbageCollector({ store, types: RESOURCE_TYPES });
+  await collector.start();
   const abort = new AbortController();
   let resolveListening: (addr: Deno.NetAddr) => void;
   const listening = new Promise<Deno.NetAddr>((r) => (resolveListening = r));
@@ -172,6 +175,7 @@ async function start(
       stopped ??= (async () => {
         abort.abort();
         await namespaces.stop();
+        await collector.stop();
         await server.finished;
         await store.close();
         lock.close();
