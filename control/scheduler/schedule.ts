@@ -1,0 +1,98 @@
+/**
+ * `schedulePod`: one scheduling decision against a {@linkcode Snapshot}: filter every node, score
+ * the feasible ones, pick the best. When no node fits, the message aggregates the reasons as
+ * kube-scheduler's `FitError` does:
+ * `0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector.`
+ * (each distinct reason with the number of nodes that gave it, the `count reason` strings
+ * sorted as strings, joined by `, `, a trailing period).
+ *
+ * Ties between the best nodes are broken by a hash of the pod's uid: deterministic for one
+ * pod, spread evenly over many (kube-scheduler picks at random).
+ *
+ * @example
+ * ```ts
+ * const result = schedulePod(pod, Snapshot.of(nodes, pods));
+ * if ("node" in result) console.log(`bind to ${result.node}`);
+ * else console.log(result.unschedulable);
+ * ```
+ *
+ * @module
+ */
+
+import type { KubeObject } from "../../storage/object.ts";
+import { CycleState, runFilters } from "./filters.ts";
+import { type PodInfo, podInfo } from "./pod_info.ts";
+import { scoreNodes } from "./scores.ts";
+import type { NodeInfo, Snapshot } from "./snapshot.ts";
+
+/** kube-scheduler's message when the cluster has no node at all. */
+export const NO_NODES_MESSAGE = "no nodes available to schedule pods";
+
+/** The outcome of {@linkcode schedulePod}. */
+export type ScheduleResult = { node: string } | { unschedulable: string };
+
+/** The feasible nodes and, for each rejected node, why. */
+export interface Diagnosis {
+  feasible: NodeInfo[];
+  /** node name → reasons it was rejected */
+  rejected: Map<string, readonly string[]>;
+}
+
+/** Run the filters over every node of `snapshot`. */
+export function findFeasibleNodes(pod: PodInfo, snapshot: Snapshot): Diagnosis {
+  const state = new CycleState(pod, snapshot);
+  const feasible: NodeInfo[] = [];
+  const rejected = new Map<string, readonly string[]>();
+  for (const node of snapshot.nodes()) {
+    const reasons = runFilters(pod, node, state);
+    if (reasons) rejected.set(node.name, reasons);
+    else feasible.push(node);
+  }
+  return { feasible, rejected };
+}
+
+/** kube-scheduler's `FitError` message for `nodeCount` nodes rejected for these reasons. */
+export function fitErrorMessage(
+  nodeCount: number,
+  reasonsPerNode: Iterable<readonly string[]>,
+): string {
+  const histogram = new Map<string, number>();
+  for (const reasons of reasonsPerNode) {
+    for (const r of reasons) histogram.set(r, (histogram.get(r) ?? 0) + 1);
+  }
+  const parts = [...histogram].map(([reason, n]) => `${n} ${reason}`).sort(byCodeUnits);
+  const summary = parts.length > 0 ? ` ${parts.join(", ")}.` : "";
+  return `0/${nodeCount} nodes are available:${summary}`;
+}
+
+/** Go's `sort.Strings` order (byte order; the same as UTF-16 order for these strings). */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** FNV-1a, 32 bits: the tie-breaking hash. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** Choose a node for `pod` (a Pod object or its parsed {@linkcode PodInfo}). */
+export function schedulePod(pod: KubeObject | PodInfo, snapshot: Snapshot): ScheduleResult {
+  const info = "metadata" in pod ? podInfo(pod) : pod;
+  const nodeCount = snapshot.nodes().length;
+  if (nodeCount === 0) return { unschedulable: NO_NODES_MESSAGE };
+  const { feasible, rejected } = findFeasibleNodes(info, snapshot);
+  if (feasible.length === 0) {
+    return { unschedulable: fitErrorMessage(nodeCount, rejected.values()) };
+  }
+  if (feasible.length === 1) return { node: feasible[0]!.name };
+  const totals = scoreNodes(info, feasible, snapshot);
+  const best = Math.max(...totals);
+  const ties = feasible.filter((_, i) => totals[i] === best);
+  const pick = ties[fnv1a(info.uid || info.key) % ties.length]!;
+  return { node: pick.name };
+}
