@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { containerCreateArgs, cpusFlag, podCreateArgs } from "./_podman_args.ts";
+import { containerState, containerStatus, type PodmanInspect } from "./_podman_parse.ts";
+import { busyboxProbeArgs, busyboxProbeOutcome, httpRequest } from "./_podman_probe.ts";
+import { needsPull, parseImageReference } from "./_podman_validate.ts";
+import { LABELS } from "./runtime.ts";
+
+Deno.test("podCreateArgs() names the pod by namespace, name and uid and maps dns and ports", () => {
+  assert.deepEqual(
+    podCreateArgs({
+      podUid: "0123456789ab",
+      podName: "web",
+      podNamespace: "prod",
+      node: "edge-1",
+      hostname: "web",
+      hostNetwork: false,
+      dns: {
+        nameservers: ["10.96.0.10"],
+        searches: ["prod.svc.cluster.local"],
+        options: ["ndots:5"],
+      },
+      portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "TCP" }],
+    }),
+    [
+      ..."pod create --name edge_prod_web_01234567".split(" "),
+      ...["--label", `${LABELS.node}=edge-1`, "--label", `${LABELS.podName}=web`],
+      ...["--label", `${LABELS.podNamespace}=prod`, "--label", `${LABELS.podUid}=0123456789ab`],
+      ...["--hostname", "web", "--dns", "10.96.0.10", "--dns-search", "prod.svc.cluster.local"],
+      ...["--dns-opt", "ndots:5", "-p", "8080:80/tcp"],
+    ],
+  );
+});
+
+Deno.test("containerCreateArgs() passes command as JSON entrypoint and args after '--'", () => {
+  const args = containerCreateArgs(
+    {
+      podUid: "u",
+      name: "app",
+      kind: "app",
+      attempt: 2,
+      specHash: "h",
+      image: "localhost/edge-test:1",
+      command: ["/bin/sh", "-c"],
+      args: ["--not-a-flag"],
+      env: [{ name: "A", value: "x=y\n$(id)" }],
+      mounts: [{ hostPath: "/srv", containerPath: "/data", readOnly: true }],
+      cpuLimitMillis: 1,
+      tty: false,
+      stdin: true,
+    },
+    "edge_ns_p_u",
+    {},
+  );
+  assert.deepEqual(args.slice(0, 7), [
+    "create",
+    "--pod",
+    "edge_ns_p_u",
+    "--name",
+    "edge_ns_p_u_app_2",
+    "--pull",
+    "never",
+  ]);
+  assert.deepEqual(args.slice(args.indexOf("--entrypoint")), [
+    ...["--entrypoint", '["/bin/sh","-c"]', "--env", "A=x=y\n$(id)", "-v", "/srv:/data:ro"],
+    ...["--cpus", "0.01", "--interactive", "--", "localhost/edge-test:1", "--not-a-flag"],
+  ]);
+  assert.equal(cpusFlag(1500), "1.5");
+});
+
+Deno.test("parseImageReference() accepts docker references and finds the domain", () => {
+  assert.deepEqual(parseImageReference("localhost/edge-test:1"), {
+    name: "localhost/edge-test",
+    domain: "localhost",
+    tag: "1",
+  });
+  assert.deepEqual(parseImageReference("library/busybox"), { name: "library/busybox" });
+  assert.equal(
+    parseImageReference("registry:5000/a/b@sha256:" + "a".repeat(64))?.domain,
+    "registry:5000",
+  );
+  for (const bad of ["", "a/Upper", "a b", "-flag", "a:b:c", "a//b"]) {
+    assert.equal(parseImageReference(bad), undefined, bad);
+  }
+  const local = parseImageReference("localhost/app")!;
+  assert.equal(needsPull(local, "Always", true), false);
+  assert.equal(needsPull(parseImageReference("quay.io/app")!, "Always", true), true);
+});
+
+Deno.test("containerStatus() maps exit, OOM and runc's finish-before-start timestamps", () => {
+  const inspect: PodmanInspect = {
+    Id: "c".repeat(64),
+    Created: "2026-01-01T00:00:00Z",
+    Image: "f".repeat(64),
+    ImageName: "localhost/edge-test:1",
+    State: {
+      Status: "exited",
+      Running: false,
+      OOMKilled: true,
+      Pid: 0,
+      ExitCode: 137,
+      StartedAt: "2026-01-01T00:00:01.5Z",
+      FinishedAt: "2026-01-01T00:00:01.4Z",
+    },
+    Config: { Labels: { [LABELS.podUid]: "u", [LABELS.container]: "app", [LABELS.attempt]: "3" } },
+  };
+  const status = containerStatus(inspect);
+  assert.equal(status?.reason, "OOMKilled");
+  assert.equal(status?.attempt, 3);
+  assert.equal(status?.imageId, `sha256:${"f".repeat(64)}`);
+  assert.deepEqual(status?.finishedAt, status?.startedAt);
+  assert.equal(containerStatus({ ...inspect, Config: { Labels: null } }), undefined);
+  assert.deepEqual(["configured", "paused", "stopped", "removing"].map(containerState), [
+    "created",
+    "running",
+    "exited",
+    "unknown",
+  ]);
+});
+
+Deno.test("busyboxProbeArgs() and httpRequest() build probes without -T and through no proxy", () => {
+  const probe = {
+    kind: "http" as const,
+    port: 80,
+    path: "healthz",
+    scheme: "HTTPS" as const,
+    headers: [{ name: "Host", value: "svc" }],
+  };
+  assert.deepEqual(busyboxProbeArgs(probe, 1000, "/bin/busybox"), [
+    ...["wget", "-q", "-Y", "off", "-O", "/dev/null", "-U", "kube-probe/edge"],
+    ...["--header", "Host: svc", "--no-check-certificate", "https://127.0.0.1:80/healthz"],
+  ]);
+  assert.deepEqual(busyboxProbeArgs({ kind: "tcp", port: 5 }, 1500, "/bb"), [
+    ..."nc -w 2 127.0.0.1 5 -e /bb true".split(" "),
+  ]);
+  assert.equal(
+    httpRequest({ ...probe, scheme: "HTTP" }),
+    "GET /healthz HTTP/1.1\r\nUser-Agent: kube-probe/edge\r\nAccept: */*\r\nHost: svc\r\n" +
+      "Connection: close\r\n\r\n",
+  );
+  const timedOut = busyboxProbeOutcome({ kind: "tcp", port: 5 }, {
+    code: 143,
+    stdout: "",
+    stderr: "",
+    timedOut: true,
+  }, 1000);
+  assert.deepEqual(timedOut, {
+    success: false,
+    message: "dial tcp 127.0.0.1:5: timeout after 1000ms",
+  });
+});

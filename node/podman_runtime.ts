@@ -1,0 +1,424 @@
+/**
+ * {@linkcode PodmanRuntime}: the {@linkcode ContainerRuntime} on podman. A Pod's sandbox is a
+ * podman pod (its infra container holds the network namespace), its containers are podman
+ * containers in that pod, and everything carries the {@linkcode LABELS} so a restarted agent
+ * adopts what is already running.
+ *
+ * Every podman call is an argument array through `Deno.Command`, with `CONTAINERS_CONF` set to
+ * the agent's own containers.conf (podman 4.3 ignores `CONTAINERS_CONF_OVERRIDE`) and a
+ * deadline. Probes run busybox inside the pod's network namespace (`nsenter --net`) against
+ * 127.0.0.1; nothing here sends traffic to a pod IP.
+ *
+ * @example
+ * ```ts
+ * await PodmanRuntime.writeContainersConf("/var/lib/edge/containers.conf");
+ * const runtime = new PodmanRuntime({ configPath: "/var/lib/edge/containers.conf" });
+ * console.log(await runtime.version()); // "podman://4.3.1"
+ * ```
+ *
+ * @module
+ */
+
+import { type CommandResult, errorText, runCommand } from "./_podman_command.ts";
+import {
+  containerCreateArgs,
+  podCreateArgs,
+  SANDBOX_LABEL_KEYS,
+  sandboxName,
+} from "./_podman_args.ts";
+import {
+  byAttempt,
+  containerStatus,
+  parseJsonList,
+  type PodmanInspect,
+  type PodmanPod,
+  type PodmanPsContainer,
+  sandboxStatus,
+} from "./_podman_parse.ts";
+import {
+  busyboxProbeArgs,
+  busyboxProbeOutcome,
+  httpProbeLoopback,
+  tcpProbeLoopback,
+} from "./_podman_probe.ts";
+import {
+  needsPull,
+  neverPullError,
+  requireImageReference,
+  validateContainerConfig,
+} from "./_podman_validate.ts";
+import {
+  type ContainerConfig,
+  type ContainerRuntime,
+  type ContainerStatus,
+  LABELS,
+  type LogOptions,
+  type NetworkProbe,
+  type ProbeOutcome,
+  RuntimeError,
+  type RuntimeErrorReason,
+  type SandboxConfig,
+  type SandboxStatus,
+} from "./runtime.ts";
+
+/**
+ * The containers.conf podman needs on these nodes: runc (crun refuses hybrid cgroups), explicit
+ * ulimits (raising rlimits is not permitted; they also cover each pod's infra container),
+ * cgroupfs, and a file event log.
+ */
+export const CONTAINERS_CONF = `[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+`;
+
+/** How to reach podman and the probe tools. */
+export interface PodmanRuntimeOptions {
+  /** the containers.conf passed to every podman call (see {@linkcode CONTAINERS_CONF}) */
+  configPath: string;
+  /** default `podman` (from PATH) */
+  podmanPath?: string;
+  /** default `nsenter` (from PATH) */
+  nsenterPath?: string;
+  /** a static busybox on the host, run inside pod network namespaces; default `/bin/busybox` */
+  busyboxPath?: string;
+  /** deadline of one podman call, default 30 s */
+  timeoutMs?: number;
+  /** deadline of one `podman pull`, default 5 min */
+  pullTimeoutMs?: number;
+}
+
+/** Largest exec output kept in a {@linkcode ProbeOutcome} message, like the kubelet's 10 KiB. */
+const MAX_EXEC_OUTPUT = 10 * 1024;
+/** The environment of probe processes: nothing inherited (no proxy variables). */
+const PROBE_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" };
+
+/** The container runtime on podman; see the module documentation. */
+export class PodmanRuntime implements ContainerRuntime {
+  readonly #podman: string;
+  readonly #nsenter: string;
+  readonly #busybox: string;
+  readonly #env: Record<string, string>;
+  readonly #timeoutMs: number;
+  readonly #pullTimeoutMs: number;
+
+  constructor(options: PodmanRuntimeOptions) {
+    this.#podman = options.podmanPath ?? "podman";
+    this.#nsenter = options.nsenterPath ?? "nsenter";
+    this.#busybox = options.busyboxPath ?? "/bin/busybox";
+    this.#env = { CONTAINERS_CONF: options.configPath };
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#pullTimeoutMs = options.pullTimeoutMs ?? 300_000;
+  }
+
+  /** Writes {@linkcode CONTAINERS_CONF} to `path`, creating its directory. */
+  static async writeContainersConf(path: string): Promise<void> {
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    if (dir !== "") await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(path, CONTAINERS_CONF);
+  }
+
+  async version(): Promise<string> {
+    const out = await this.#podmanOk(["version", "--format", "json"], "Cannot read podman version");
+    const parsed = JSON.parse(out) as { Client?: { Version?: string } };
+    return `podman://${parsed.Client?.Version ?? "unknown"}`;
+  }
+
+  async ensureImage(image: string, pullPolicy: "Always" | "IfNotPresent" | "Never"): Promise<void> {
+    const ref = requireImageReference(image);
+    const exists = await this.#run(["image", "exists", image]);
+    if (exists.code !== 0 && exists.code !== 1) {
+      throw new RuntimeError(
+        "RuntimeError",
+        `Cannot look up image "${image}": ${errorText(exists)}`,
+      );
+    }
+    const present = exists.code === 0;
+    if (!needsPull(ref, pullPolicy, present)) return;
+    if (pullPolicy === "Never") throw neverPullError(image);
+    const pulled = await this.#run(["pull", "--quiet", image], this.#pullTimeoutMs);
+    if (pulled.code !== 0) {
+      const why = pulled.timedOut ? `timed out after ${this.#pullTimeoutMs}ms` : errorText(pulled);
+      throw new RuntimeError("ErrImagePull", `Failed to pull image "${image}": ${why}`);
+    }
+  }
+
+  async listImages(): Promise<Array<{ names: string[]; sizeBytes: number }>> {
+    const out = await this.#podmanOk(["images", "--format", "json"], "Cannot list images");
+    return parseJsonList<{ Names?: string[] | null; RepoDigests?: string[] | null; Size: number }>(
+      out,
+    ).map((image) => ({
+      names: [...new Set([...(image.Names ?? []), ...(image.RepoDigests ?? [])])],
+      sizeBytes: image.Size,
+    }));
+  }
+
+  async createSandbox(config: SandboxConfig): Promise<SandboxStatus> {
+    const existing = await this.#podOf(config.podUid);
+    if (existing) return await this.#startInfra(existing);
+    const created = await this.#run(podCreateArgs(config));
+    if (created.code !== 0) {
+      // Another call may have created it in between (the name is fixed by the uid).
+      const raced = await this.#podOf(config.podUid);
+      if (raced) return await this.#startInfra(raced);
+      throw this.#error(
+        "RuntimeError",
+        `Cannot create sandbox for pod ${config.podNamespace}/${config.podName}`,
+        created,
+      );
+    }
+    const id = created.stdout.trim();
+    await this.#podmanOk(["pod", "start", id], `Cannot start sandbox ${sandboxName(config)}`);
+    const pod = await this.#podOf(config.podUid);
+    if (!pod) {
+      throw new RuntimeError("RuntimeError", `Sandbox ${sandboxName(config)} vanished after start`);
+    }
+    return sandboxStatus(pod, (await this.#inspect([pod.InfraId]))[0]);
+  }
+
+  async listSandboxes(node: string): Promise<SandboxStatus[]> {
+    const pods = await this.#pods(`label=${LABELS.node}=${node}`);
+    const infras = new Map((await this.#inspect(pods.map((p) => p.InfraId))).map((i) => [i.Id, i]));
+    return pods.map((pod) => sandboxStatus(pod, infras.get(pod.InfraId)));
+  }
+
+  async removeSandbox(podUid: string): Promise<void> {
+    const pods = await this.#pods(`label=${LABELS.podUid}=${podUid}`);
+    if (pods.length === 0) return;
+    await this.#podmanOk(
+      ["pod", "rm", "--force", "--ignore", "--time", "0", ...pods.map((p) => p.Id)],
+      `Cannot remove sandbox of pod ${podUid}`,
+    );
+  }
+
+  async createContainer(config: ContainerConfig): Promise<string> {
+    requireImageReference(config.image);
+    validateContainerConfig(config);
+    const pod = await this.#podOf(config.podUid);
+    if (!pod) {
+      throw new RuntimeError(
+        "CreateContainerError",
+        `Cannot create container '${config.name}': no sandbox for pod ${config.podUid}`,
+      );
+    }
+    const labels = pod.Labels ?? {};
+    const inherited: Record<string, string> = {};
+    for (const key of SANDBOX_LABEL_KEYS) {
+      const value = labels[key];
+      if (value !== undefined) inherited[key] = value;
+    }
+    const result = await this.#run(containerCreateArgs(config, pod.Name, inherited));
+    if (result.code !== 0) {
+      throw this.#error("CreateContainerError", `Cannot create container '${config.name}'`, result);
+    }
+    return result.stdout.trim();
+  }
+
+  async startContainer(id: string): Promise<void> {
+    const result = await this.#run(["start", id]);
+    if (result.code !== 0) throw this.#error("RunContainerError", "Cannot start container", result);
+  }
+
+  async stopContainer(id: string, graceSeconds: number): Promise<void> {
+    const grace = Math.max(0, Math.ceil(graceSeconds));
+    await this.#podmanOk(
+      ["stop", "--ignore", "--time", String(grace), id],
+      `Cannot stop container ${id}`,
+      this.#timeoutMs + grace * 1000,
+    );
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await this.#podmanOk(
+      ["rm", "--force", "--ignore", "--time", "0", id],
+      `Cannot remove container ${id}`,
+    );
+  }
+
+  async listContainers(podUid: string): Promise<ContainerStatus[]> {
+    const out = await this.#podmanOk(
+      ["ps", "--all", "--filter", `label=${LABELS.podUid}=${podUid}`, "--format", "json"],
+      `Cannot list containers of pod ${podUid}`,
+    );
+    const ids = parseJsonList<PodmanPsContainer>(out).filter((c) => !c.IsInfra).map((c) => c.Id);
+    return (await this.#inspect(ids))
+      .flatMap((inspect) => containerStatus(inspect) ?? [])
+      .sort(byAttempt);
+  }
+
+  async exec(id: string, command: string[], timeoutMs: number): Promise<ProbeOutcome> {
+    const result = await this.#run(["exec", "--", id, ...command], timeoutMs);
+    if (result.timedOut) {
+      return { success: false, message: `command timed out after ${timeoutMs}ms` };
+    }
+    const output = (result.stdout + result.stderr).trim().slice(0, MAX_EXEC_OUTPUT);
+    if (result.code === 0) return { success: true, message: output };
+    return { success: false, message: output === "" ? `exit code ${result.code}` : output };
+  }
+
+  async probe(podUid: string, probe: NetworkProbe, timeoutMs: number): Promise<ProbeOutcome> {
+    const pod = await this.#podOf(podUid);
+    const infra = pod && (await this.#inspect([pod.InfraId]))[0];
+    if (!infra) return { success: false, message: `no sandbox for pod ${podUid}` };
+    if (!infra.State.Running || infra.State.Pid <= 0) {
+      return { success: false, message: `sandbox of pod ${podUid} is not running` };
+    }
+    const hostNetwork = infra.HostConfig?.NetworkMode === "host";
+    if (hostNetwork && probe.kind === "tcp") return await tcpProbeLoopback(probe.port, timeoutMs);
+    if (hostNetwork && probe.kind === "http" && probe.scheme === "HTTP") {
+      return await httpProbeLoopback(probe, timeoutMs);
+    }
+    // busybox: in the pod's namespace, or for HTTPS on the host (Deno cannot skip verification)
+    const busybox = [this.#busybox, ...busyboxProbeArgs(probe, timeoutMs, this.#busybox)];
+    const [path, args] = hostNetwork
+      ? [this.#busybox, busybox.slice(1)]
+      : [this.#nsenter, ["--target", String(infra.State.Pid), "--net", "--", ...busybox]];
+    const result = await this.#spawn(path, args, { timeoutMs, clearEnv: true, env: PROBE_ENV });
+    return busyboxProbeOutcome(probe, result, timeoutMs);
+  }
+
+  logs(id: string, options: LogOptions): ReadableStream<Uint8Array> {
+    const args = ["logs"];
+    if (options.follow) args.push("--follow");
+    if (options.tailLines !== undefined) args.push("--tail", String(options.tailLines));
+    if (options.timestamps) args.push("--timestamps");
+    if (options.sinceSeconds !== undefined) {
+      args.push("--since", new Date(Date.now() - options.sinceSeconds * 1000).toISOString());
+    }
+    args.push("--", id);
+    const kill = new AbortController();
+    const onAbort = () => kill.abort();
+    let done: Promise<void> = Promise.resolve();
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        if (options.signal?.aborted) return controller.close();
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+        done = this.#streamLogs(id, args, kill.signal, controller)
+          .finally(() => options.signal?.removeEventListener("abort", onAbort));
+      },
+      cancel: async () => {
+        kill.abort();
+        await done;
+      },
+    });
+  }
+
+  /** Runs `podman logs` into `controller` until it ends or `signal` aborts. */
+  async #streamLogs(
+    id: string,
+    args: string[],
+    signal: AbortSignal,
+    controller: ReadableStreamDefaultController<Uint8Array>,
+  ): Promise<void> {
+    let open = true;
+    const finish = (error?: unknown) => {
+      if (!open) return;
+      open = false;
+      try {
+        if (error === undefined) controller.close();
+        else controller.error(error);
+      } catch {
+        // the reader cancelled the stream already
+      }
+    };
+    const exists = await this.#run(["container", "exists", id]);
+    if (exists.code !== 0) {
+      return finish(this.#error("RuntimeError", `Cannot read logs of container ${id}`, {
+        ...exists,
+        stderr: exists.stderr || `no such container ${id}`,
+      }));
+    }
+    if (signal.aborted) return finish();
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(this.#podman, {
+        args,
+        env: this.#env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        signal,
+      }).spawn();
+    } catch (error) {
+      return finish(new RuntimeError("RuntimeError", `Cannot run ${this.#podman}: ${error}`));
+    }
+    const pump = async (source: ReadableStream<Uint8Array>) => {
+      for await (const chunk of source) {
+        if (!open) continue;
+        try {
+          controller.enqueue(chunk);
+        } catch {
+          open = false;
+        }
+      }
+    };
+    await Promise.all([pump(child.stdout), pump(child.stderr)]);
+    const status = await child.status;
+    if (status.success || signal.aborted) return finish();
+    finish(new RuntimeError("RuntimeError", `podman logs ${id} exited with code ${status.code}`));
+  }
+
+  /** The podman pod of a Pod (by its uid label), if any. */
+  async #podOf(podUid: string): Promise<PodmanPod | undefined> {
+    return (await this.#pods(`label=${LABELS.podUid}=${podUid}`))[0];
+  }
+
+  async #pods(filter: string): Promise<PodmanPod[]> {
+    const out = await this.#podmanOk(
+      ["pod", "ps", "--filter", filter, "--format", "json"],
+      "Cannot list sandboxes",
+    );
+    return parseJsonList<PodmanPod>(out);
+  }
+
+  /** Starts a sandbox's infra container if it stopped (not the pod: that would start all). */
+  async #startInfra(pod: PodmanPod): Promise<SandboxStatus> {
+    let infra = (await this.#inspect([pod.InfraId]))[0];
+    if (!infra?.State.Running) {
+      await this.#podmanOk(["start", pod.InfraId], `Cannot start sandbox ${pod.Name}`);
+      infra = (await this.#inspect([pod.InfraId]))[0];
+    }
+    return sandboxStatus(pod, infra);
+  }
+
+  /** `podman container inspect` of several containers; ones gone meanwhile are left out. */
+  async #inspect(ids: string[]): Promise<PodmanInspect[]> {
+    if (ids.length === 0) return [];
+    const result = await this.#run(["container", "inspect", "--format", "json", ...ids]);
+    if (result.code !== 0 && !/no such container/i.test(result.stderr)) {
+      throw this.#error("RuntimeError", "Cannot inspect containers", result);
+    }
+    return parseJsonList<PodmanInspect>(result.stdout);
+  }
+
+  /** Runs podman and returns its stdout; a failure throws a RuntimeError saying `action`. */
+  async #podmanOk(args: string[], action: string, timeoutMs?: number): Promise<string> {
+    const result = await this.#run(args, timeoutMs);
+    if (result.code !== 0) throw this.#error("RuntimeError", action, result);
+    return result.stdout;
+  }
+
+  #run(args: string[], timeoutMs = this.#timeoutMs): Promise<CommandResult> {
+    return this.#spawn(this.#podman, args, { timeoutMs, env: this.#env });
+  }
+
+  async #spawn(
+    path: string,
+    args: string[],
+    options: Parameters<typeof runCommand>[2],
+  ): Promise<CommandResult> {
+    try {
+      return await runCommand(path, args, options);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new RuntimeError("RuntimeError", `Cannot run ${path}: ${why}`);
+    }
+  }
+
+  #error(reason: RuntimeErrorReason, action: string, result: CommandResult): RuntimeError {
+    const why = result.timedOut ? "podman timed out" : errorText(result);
+    return new RuntimeError(reason, `${action}: ${why}`);
+  }
+}

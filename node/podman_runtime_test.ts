@@ -1,0 +1,396 @@
+/**
+ * PodmanRuntime against the real podman on this machine (runc, the busybox test image made by
+ * scripts/build_test_image.sh). Every sandbox carries a random node label and is removed in
+ * `finally`. Probes only reach 127.0.0.1 inside pod network namespaces.
+ */
+
+import assert from "node:assert/strict";
+import { PodmanRuntime } from "./podman_runtime.ts";
+import { type ContainerConfig, LABELS, RuntimeError, type SandboxConfig } from "./runtime.ts";
+
+const IMAGE = "localhost/edge-test:1";
+const dir = await Deno.makeTempDir({ prefix: "podman_runtime_test_" });
+const configPath = `${dir}/containers.conf`;
+await PodmanRuntime.writeContainersConf(configPath);
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+const build = await new Deno.Command("bash", {
+  args: [new URL("../scripts/build_test_image.sh", import.meta.url).pathname, "--conf", configPath],
+  stdout: "inherit",
+  stderr: "inherit",
+}).output();
+assert.ok(build.success, "scripts/build_test_image.sh failed");
+
+const runtime = new PodmanRuntime({ configPath });
+const node = `test-${crypto.randomUUID().slice(0, 8)}`;
+
+function sandboxConfig(name: string, extra: Partial<SandboxConfig> = {}): SandboxConfig {
+  return {
+    podUid: crypto.randomUUID(),
+    podName: name,
+    podNamespace: "default",
+    node,
+    hostname: name,
+    hostNetwork: false,
+    portMappings: [],
+    ...extra,
+  };
+}
+
+function containerConfig(
+  podUid: string,
+  name: string,
+  extra: Partial<ContainerConfig> = {},
+): ContainerConfig {
+  return {
+    podUid,
+    name,
+    kind: "app",
+    attempt: 0,
+    specHash: "h1",
+    image: IMAGE,
+    command: ["/bin/sh", "-c"],
+    args: ["sleep 3600"],
+    env: [],
+    mounts: [],
+    tty: false,
+    stdin: false,
+    ...extra,
+  };
+}
+
+/** Makes a sandbox for `name`, runs `fn`, and always removes the sandbox. */
+async function withSandbox(
+  name: string,
+  fn: (config: SandboxConfig) => Promise<void>,
+  extra: Partial<SandboxConfig> = {},
+): Promise<void> {
+  const config = sandboxConfig(name, extra);
+  try {
+    await runtime.createSandbox(config);
+    await fn(config);
+  } finally {
+    await runtime.removeSandbox(config.podUid);
+  }
+}
+
+/** Creates and starts a container; returns its id. */
+async function run(config: ContainerConfig): Promise<string> {
+  const id = await runtime.createContainer(config);
+  await runtime.startContainer(id);
+  return id;
+}
+
+/** Waits (by polling podman, not a timer assertion) until the container has exited. */
+async function waitExited(podUid: string, id: string) {
+  for (let i = 0; i < 200; i++) {
+    const status = (await runtime.listContainers(podUid)).find((c) => c.id === id);
+    if (status?.state === "exited") return status;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`container ${id} did not exit`);
+}
+
+/** Execs until `command` succeeds (a server in the pod may still be starting). */
+async function execUntil(id: string, command: string[]) {
+  let last = { success: false, message: "" };
+  for (let i = 0; i < 100 && !last.success; i++) {
+    last = await runtime.exec(id, command, 5000);
+    if (!last.success) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return last;
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+Deno.test("PodmanRuntime.version() and listImages() report podman and the test image", async () => {
+  assert.match(await runtime.version(), /^podman:\/\/\d+\.\d+\.\d+/);
+  const images = await runtime.listImages();
+  assert.ok(images.some((i) => i.names.includes(IMAGE) && i.sizeBytes > 0));
+});
+
+Deno.test("PodmanRuntime.createSandbox() is idempotent by pod uid and gives the pod an IP", async () => {
+  await withSandbox("idem", async (config) => {
+    const again = await runtime.createSandbox(config);
+    const listed = await runtime.listSandboxes(node);
+    const mine = listed.filter((s) => s.podUid === config.podUid);
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0]?.id, again.id);
+    assert.equal(again.state, "ready");
+    assert.match(again.ip, /^\d+\.\d+\.\d+\.\d+$/);
+    assert.equal(again.podName, "idem");
+    assert.equal(again.podNamespace, "default");
+  });
+});
+
+Deno.test("PodmanRuntime.removeSandbox() is idempotent, also when nothing exists", async () => {
+  await runtime.removeSandbox(crypto.randomUUID());
+  const config = sandboxConfig("gone");
+  await runtime.createSandbox(config);
+  await runtime.removeSandbox(config.podUid);
+  await runtime.removeSandbox(config.podUid);
+  assert.ok(!(await runtime.listSandboxes(node)).some((s) => s.podUid === config.podUid));
+});
+
+Deno.test("PodmanRuntime containers of one sandbox talk over 127.0.0.1", async () => {
+  await withSandbox("talk", async ({ podUid }) => {
+    await run(containerConfig(podUid, "web", {
+      args: ["echo hello-from-web > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"],
+    }));
+    const client = await run(containerConfig(podUid, "client"));
+    const got = await execUntil(client, ["wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]);
+    assert.deepEqual(got, { success: true, message: "hello-from-web" });
+  });
+});
+
+Deno.test("PodmanRuntime.listContainers() reports a failing container's exit code and reason Error", async () => {
+  await withSandbox("fail", async ({ podUid }) => {
+    const id = await run(containerConfig(podUid, "boom", { args: ["exit 3"] }));
+    const status = await waitExited(podUid, id);
+    assert.equal(status.id, id);
+    assert.match(status.id, /^[0-9a-f]{64}$/);
+    assert.equal(status.exitCode, 3);
+    assert.equal(status.reason, "Error");
+    assert.equal(status.image, IMAGE);
+    assert.match(status.imageId, /^sha256:[0-9a-f]{64}$/);
+    assert.ok(status.startedAt && status.finishedAt && status.finishedAt >= status.startedAt);
+    const ok = await run(containerConfig(podUid, "fine", { args: ["exit 0"] }));
+    assert.equal((await waitExited(podUid, ok)).reason, "Completed");
+  });
+});
+
+Deno.test("PodmanRuntime keeps attempt, kind and spec-hash labels across restarts, newest last", async () => {
+  await withSandbox("attempts", async ({ podUid }) => {
+    const first = await run(containerConfig(podUid, "app", { args: ["exit 1"], kind: "init" }));
+    await waitExited(podUid, first);
+    const second = await run(containerConfig(podUid, "app", { attempt: 1, specHash: "h2" }));
+    const list = await runtime.listContainers(podUid);
+    assert.deepEqual(
+      list.map((c) => [c.id, c.name, c.attempt, c.kind, c.specHash, c.state]),
+      [[first, "app", 0, "init", "h1", "exited"], [second, "app", 1, "app", "h2", "running"]],
+    );
+    await runtime.stopContainer(second, 0);
+    await runtime.removeContainer(first);
+    await runtime.removeContainer(first);
+    assert.deepEqual((await runtime.listContainers(podUid)).map((c) => c.state), ["exited"]);
+  });
+});
+
+Deno.test("PodmanRuntime.ensureImage() with Never on a missing image fails ErrImageNeverPull", async () => {
+  await runtime.ensureImage(IMAGE, "Never");
+  await runtime.ensureImage(IMAGE, "IfNotPresent");
+  await runtime.ensureImage(IMAGE, "Always"); // localhost/: made here, never pulled
+  await assert.rejects(
+    runtime.ensureImage("localhost/edge-missing:1", "Never"),
+    new RuntimeError(
+      "ErrImageNeverPull",
+      'Container image "localhost/edge-missing:1" is not present with pull policy of Never',
+    ),
+  );
+  await assert.rejects(
+    runtime.ensureImage("Bad Image!", "IfNotPresent"),
+    (e) => e instanceof RuntimeError && e.reason === "InvalidImageName",
+  );
+});
+
+Deno.test("PodmanRuntime.probe() runs http and tcp probes inside the pod's network namespace", async () => {
+  await withSandbox("probe", async ({ podUid }) => {
+    const web = await run(containerConfig(podUid, "web", {
+      args: ["echo ok > /tmp/healthz && exec httpd -f -p 8080 -h /tmp"],
+    }));
+    assert.ok(
+      (await execUntil(web, ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]))
+        .success,
+    );
+    const http = (path: string) => ({
+      kind: "http" as const,
+      port: 8080,
+      path,
+      scheme: "HTTP" as const,
+      headers: [{ name: "X-Probe", value: "yes" }],
+    });
+    assert.deepEqual(await runtime.probe(podUid, http("/healthz"), 2000), {
+      success: true,
+      message: "",
+    });
+    assert.deepEqual(await runtime.probe(podUid, http("/missing"), 2000), {
+      success: false,
+      message: "HTTP probe failed with statuscode: 404",
+    });
+    const refused = await runtime.probe(podUid, { ...http("/"), port: 8081 }, 2000);
+    assert.equal(refused.success, false);
+    assert.match(refused.message, /^Get "http:\/\/127\.0\.0\.1:8081\/": .*refused/);
+    assert.deepEqual(await runtime.probe(podUid, { kind: "tcp", port: 8080 }, 2000), {
+      success: true,
+      message: "",
+    });
+    const closed = await runtime.probe(podUid, { kind: "tcp", port: 8081 }, 2000);
+    assert.equal(closed.success, false);
+    assert.match(closed.message, /^dial tcp 127\.0\.0\.1:8081: .*refused/);
+  });
+});
+
+Deno.test("PodmanRuntime.probe() fails when the pod has no sandbox", async () => {
+  const outcome = await runtime.probe(crypto.randomUUID(), { kind: "tcp", port: 80 }, 1000);
+  assert.equal(outcome.success, false);
+  assert.match(outcome.message, /^no sandbox for pod /);
+});
+
+Deno.test("PodmanRuntime.exec() reports exit codes and output", async () => {
+  await withSandbox("exec", async ({ podUid }) => {
+    const id = await run(containerConfig(podUid, "app"));
+    assert.deepEqual(await runtime.exec(id, ["sh", "-c", "echo out; echo err >&2"], 5000), {
+      success: true,
+      message: "out\nerr",
+    });
+    assert.deepEqual(await runtime.exec(id, ["sh", "-c", "exit 4"], 5000), {
+      success: false,
+      message: "exit code 4",
+    });
+  });
+});
+
+Deno.test("PodmanRuntime.logs() honours tailLines and timestamps and merges stderr", async () => {
+  await withSandbox("logs", async ({ podUid }) => {
+    const id = await run(containerConfig(podUid, "app", {
+      args: ["echo one; echo two >&2; echo three"],
+    }));
+    await waitExited(podUid, id);
+    const all = await readAll(runtime.logs(id, { follow: false, timestamps: false }));
+    assert.deepEqual(all.split("\n").filter((l) => l).sort(), ["one", "three", "two"]);
+    const tail = await readAll(runtime.logs(id, { follow: false, timestamps: true, tailLines: 1 }));
+    assert.match(tail, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) \w+\n$/);
+    await assert.rejects(
+      readAll(runtime.logs("0".repeat(64), { follow: false, timestamps: false })),
+      (e) => e instanceof RuntimeError,
+    );
+  });
+});
+
+Deno.test("PodmanRuntime.logs() follows until the signal aborts", async () => {
+  await withSandbox("follow", async ({ podUid }) => {
+    const id = await run(containerConfig(podUid, "app", { args: ["echo ready; exec sleep 3600"] }));
+    const abort = new AbortController();
+    const reader = runtime.logs(id, { follow: true, timestamps: false, signal: abort.signal })
+      .pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("ready\n")) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, "log ended before the first line");
+      text += value;
+    }
+    abort.abort();
+    while (!(await reader.read()).done) { /* drain */ }
+  });
+});
+
+Deno.test("PodmanRuntime.createContainer() sets cpu and memory limits podman reports", async () => {
+  await withSandbox("limits", async ({ podUid }) => {
+    const id = await runtime.createContainer(containerConfig(podUid, "app", {
+      cpuLimitMillis: 250,
+      memoryLimitBytes: 64 * 1024 * 1024,
+    }));
+    const out = await new Deno.Command("podman", {
+      args: ["container", "inspect", "--format", "json", id],
+      env: { CONTAINERS_CONF: configPath },
+    }).output();
+    const [inspect] = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.equal(inspect.HostConfig.NanoCpus, 250_000_000);
+    assert.equal(inspect.HostConfig.Memory, 64 * 1024 * 1024);
+    assert.equal(inspect.Config.Labels[LABELS.node], node);
+    assert.equal(inspect.Config.Labels[LABELS.podName], "limits");
+  });
+});
+
+Deno.test("PodmanRuntime passes hostile env values verbatim, never through a shell", async () => {
+  await withSandbox("env", async ({ podUid }) => {
+    const values = ["$(id)", "a; touch /tmp/pwned", "line1\nline2", "`hostname` 'q' \"d\" \\ =x"];
+    const env = values.map((value, i) => ({ name: `V${i}`, value }));
+    const id = await run(containerConfig(podUid, "app", { env }));
+    for (const [i, value] of values.entries()) {
+      const got = await runtime.exec(id, ["sh", "-c", `printf %s "$V${i}"`], 5000);
+      assert.deepEqual(got, { success: true, message: value.trim() });
+    }
+    const pwned = await runtime.exec(id, ["test", "-e", "/tmp/pwned"], 5000);
+    assert.equal(pwned.success, false);
+  });
+});
+
+Deno.test("PodmanRuntime.createContainer() refuses a relative or ':'-holding hostPath", async () => {
+  await withSandbox("mounts", async ({ podUid }) => {
+    for (const hostPath of ["relative/dir", "/tmp/a:/etc", "/tmp/a,ro"]) {
+      await assert.rejects(
+        runtime.createContainer(containerConfig(podUid, "app", {
+          mounts: [{ hostPath, containerPath: "/data", readOnly: false }],
+        })),
+        (e) => e instanceof RuntimeError && e.reason === "CreateContainerConfigError",
+      );
+    }
+    assert.deepEqual(await runtime.listContainers(podUid), []);
+    const id = await run(containerConfig(podUid, "ok", {
+      mounts: [{ hostPath: dir, containerPath: "/data", readOnly: true }],
+      args: ["cat /data/containers.conf >/dev/null && sleep 3600"],
+    }));
+    const write = await runtime.exec(id, ["touch", "/data/x"], 5000);
+    assert.equal(write.success, false);
+    assert.match(write.message, /Read-only file system/);
+  });
+});
+
+Deno.test("PodmanRuntime: a new instance adopts the same sandboxes and containers", async () => {
+  await withSandbox("adopt", async ({ podUid }) => {
+    const id = await run(containerConfig(podUid, "app"));
+    const before = (await runtime.listSandboxes(node)).find((s) => s.podUid === podUid);
+    const fresh = new PodmanRuntime({ configPath });
+    const after = (await fresh.listSandboxes(node)).find((s) => s.podUid === podUid);
+    assert.deepEqual(after, before);
+    assert.deepEqual(await fresh.listContainers(podUid), await runtime.listContainers(podUid));
+    assert.equal((await fresh.listContainers(podUid))[0]?.id, id);
+  });
+});
+
+Deno.test("PodmanRuntime.createContainer() without a sandbox fails CreateContainerError", async () => {
+  await assert.rejects(
+    runtime.createContainer(containerConfig(crypto.randomUUID(), "app")),
+    (e) => e instanceof RuntimeError && e.reason === "CreateContainerError",
+  );
+});
+
+Deno.test("PodmanRuntime.startContainer() of a missing executable fails RunContainerError", async () => {
+  await withSandbox("nostart", async ({ podUid }) => {
+    const id = await runtime.createContainer(containerConfig(podUid, "app", {
+      command: ["/nonexistent"],
+      args: [],
+    }));
+    await assert.rejects(
+      runtime.startContainer(id),
+      (e) =>
+        e instanceof RuntimeError && e.reason === "RunContainerError" &&
+        /nonexistent/.test(e.message),
+    );
+  });
+});
+
+Deno.test("PodmanRuntime.probe() of a host-network pod checks 127.0.0.1 from the agent", async () => {
+  const port = 20000 + Math.floor(Math.random() * 10000);
+  await withSandbox("hostnet", async ({ podUid }) => {
+    const sandbox = (await runtime.listSandboxes(node)).find((s) => s.podUid === podUid);
+    assert.equal(sandbox?.ip, "");
+    const web = await run(containerConfig(podUid, "web", {
+      args: [`echo ok > /tmp/healthz && exec httpd -f -p 127.0.0.1:${port} -h /tmp`],
+    }));
+    const url = `http://127.0.0.1:${port}/healthz`;
+    assert.ok((await execUntil(web, ["wget", "-q", "-O", "/dev/null", url])).success);
+    const http = { kind: "http" as const, port, scheme: "HTTP" as const, headers: [] };
+    assert.deepEqual(await runtime.probe(podUid, { ...http, path: "/healthz" }, 2000), {
+      success: true,
+      message: "",
+    });
+    assert.deepEqual(await runtime.probe(podUid, { ...http, path: "/nope" }, 2000), {
+      success: false,
+      message: "HTTP probe failed with statuscode: 404",
+    });
+    assert.equal((await runtime.probe(podUid, { kind: "tcp", port }, 2000)).success, true);
+  }, { hostNetwork: true });
+});
