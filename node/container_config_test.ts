@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { testPod } from "./_worker_test_pod.ts";
+import {
+  containerConfigFor,
+  type ContainerInputs,
+  cpuMillis,
+  expandVars,
+  memoryBytes,
+  specHash,
+} from "./container_config.ts";
+import { RuntimeError } from "./runtime.ts";
+
+const inputs: ContainerInputs = {
+  configMaps: { settings: { LEVEL: "debug", MODE: "fast" } },
+  secrets: { creds: { PASSWORD: btoa("s3cret") } },
+  volumeDirs: { data: "/var/lib/edge/uid-1/data", cfg: "/var/lib/edge/uid-1/cfg" },
+  podIP: "10.88.0.5",
+  hostIP: "192.168.1.10",
+};
+
+function first(pod: ReturnType<typeof testPod>) {
+  const spec = pod.spec as { containers: Parameters<typeof specHash>[0][] };
+  const c = spec.containers[0];
+  assert.ok(c);
+  return c;
+}
+
+Deno.test("cpuMillis() and memoryBytes() parse Kubernetes quantities exactly", () => {
+  assert.equal(cpuMillis("500m"), 500);
+  assert.equal(cpuMillis("1"), 1000);
+  assert.equal(cpuMillis("0.5"), 500);
+  assert.equal(cpuMillis("0.1"), 100);
+  assert.equal(cpuMillis(2), 2000);
+  assert.equal(memoryBytes("64Mi"), 67108864);
+  assert.equal(memoryBytes("1G"), 1e9);
+  assert.equal(memoryBytes("128974848"), 128974848);
+  assert.equal(memoryBytes("129e6"), 129e6);
+  assert.equal(memoryBytes("1.5Gi"), 1610612736);
+  assert.throws(() => memoryBytes("12XB"), RangeError);
+});
+
+Deno.test("expandVars() expands $(VAR), keeps unknown references and unescapes $$", () => {
+  const vars = new Map([["A", "x"], ["B", "y"]]);
+  assert.equal(expandVars("$(A)-$(B)", vars), "x-y");
+  assert.equal(expandVars("$(C)", vars), "$(C)");
+  assert.equal(expandVars("$$(A)", vars), "$(A)");
+  assert.equal(expandVars("$(A", vars), "$(A");
+  assert.equal(expandVars("cost $5 $", vars), "cost $5 $");
+});
+
+Deno.test("containerConfigFor() resolves literal, fieldRef, resourceFieldRef, configMap and secret env", () => {
+  const pod = testPod({
+    serviceAccountName: "robot",
+    containers: [{
+      name: "web",
+      image: "busybox:1.36",
+      command: ["sh", "-c", "echo $(POD_NAME)"],
+      resources: { limits: { cpu: "500m", memory: "64Mi" } },
+      envFrom: [{ prefix: "CFG_", configMapRef: { name: "settings" } }],
+      env: [
+        { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        { name: "NS", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+        { name: "UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
+        { name: "APP", valueFrom: { fieldRef: { fieldPath: "metadata.labels['app']" } } },
+        { name: "NODE", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+        { name: "SA", valueFrom: { fieldRef: { fieldPath: "spec.serviceAccountName" } } },
+        { name: "IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+        { name: "HOST", valueFrom: { fieldRef: { fieldPath: "status.hostIP" } } },
+        { name: "CPU", valueFrom: { resourceFieldRef: { resource: "limits.cpu", divisor: "1m" } } },
+        {
+          name: "MEM",
+          valueFrom: { resourceFieldRef: { resource: "limits.memory", divisor: "1Mi" } },
+        },
+        { name: "LEVEL", valueFrom: { configMapKeyRef: { name: "settings", key: "LEVEL" } } },
+        { name: "PW", valueFrom: { secretKeyRef: { name: "creds", key: "PASSWORD" } } },
+        {
+          name: "OPT",
+          valueFrom: { configMapKeyRef: { name: "absent", key: "x", optional: true } },
+        },
+        { name: "URL", value: "http://$(IP):80/$(LEVEL)" },
+      ],
+    }],
+  });
+  const config = containerConfigFor(pod, first(pod), "app", 3, inputs);
+  assert.deepEqual(Object.fromEntries(config.env.map((e) => [e.name, e.value])), {
+    CFG_LEVEL: "debug",
+    CFG_MODE: "fast",
+    POD_NAME: "p",
+    NS: "default",
+    UID: "uid-1",
+    APP: "web",
+    NODE: "edge-1",
+    SA: "robot",
+    IP: "10.88.0.5",
+    HOST: "192.168.1.10",
+    CPU: "500",
+    MEM: "64",
+    LEVEL: "debug",
+    PW: "s3cret",
+    URL: "http://10.88.0.5:80/debug",
+  });
+  assert.deepEqual(config.command, ["sh", "-c", "echo p"]);
+  assert.equal(config.cpuLimitMillis, 500);
+  assert.equal(config.memoryLimitBytes, 67108864);
+  assert.equal(config.attempt, 3);
+  assert.equal(config.specHash, specHash(first(pod)));
+  assert.match(config.specHash, /^[0-9a-f]{16}$/);
+});
+
+Deno.test("containerConfigFor() fails with kubelet's messages for missing ConfigMaps, Secrets and keys", () => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [
+      { env: [{ name: "A", valueFrom: { configMapKeyRef: { name: "nope", key: "k" } } }] },
+      'configmap "nope" not found',
+    ],
+    [
+      { env: [{ name: "A", valueFrom: { configMapKeyRef: { name: "settings", key: "k" } } }] },
+      "couldn't find key k in ConfigMap default/settings",
+    ],
+    [
+      { env: [{ name: "A", valueFrom: { secretKeyRef: { name: "creds", key: "k" } } }] },
+      "couldn't find key k in Secret default/creds",
+    ],
+    [{ envFrom: [{ secretRef: { name: "gone" } }] }, 'secret "gone" not found'],
+    [
+      { volumeMounts: [{ name: "logs", mountPath: "/logs" }] },
+      'cannot find volume "logs" to mount into container "web"',
+    ],
+  ];
+  for (const [extra, message] of cases) {
+    const pod = testPod({ containers: [{ name: "web", image: "busybox:1.36", ...extra }] });
+    assert.throws(
+      () => containerConfigFor(pod, first(pod), "app", 0, inputs),
+      (e) =>
+        e instanceof RuntimeError && e.reason === "CreateContainerConfigError" &&
+        e.message === message,
+    );
+  }
+});
+
+Deno.test("containerConfigFor() mounts volumes with subPath and configMap volumes read-only", () => {
+  const pod = testPod({
+    volumes: [{ name: "data", emptyDir: {} }, { name: "cfg", configMap: { name: "settings" } }],
+    containers: [{
+      name: "web",
+      image: "busybox:1.36",
+      volumeMounts: [
+        { name: "data", mountPath: "/data", subPath: "web" },
+        { name: "cfg", mountPath: "/etc/app" },
+      ],
+    }],
+  });
+  assert.deepEqual(containerConfigFor(pod, first(pod), "app", 0, inputs).mounts, [
+    { hostPath: "/var/lib/edge/uid-1/data/web", containerPath: "/data", readOnly: false },
+    { hostPath: "/var/lib/edge/uid-1/cfg", containerPath: "/etc/app", readOnly: true },
+  ]);
+});
+
+Deno.test("specHash() is stable under key order and changes with the spec", () => {
+  const a = testPod({ containers: [{ name: "web", image: "busybox:1.36", args: ["a"] }] });
+  const b = testPod({ containers: [{ args: ["a"], image: "busybox:1.36", name: "web" }] });
+  const c = testPod({ containers: [{ name: "web", image: "busybox:1.36", args: ["b"] }] });
+  assert.equal(specHash(first(a)), specHash(first(b)));
+  assert.notEqual(specHash(first(a)), specHash(first(c)));
+});

@@ -1,0 +1,529 @@
+/**
+ * `PodWorker`: runs one pod on the node, level-based, in the manner of kubelet's
+ * `computePodActions` + `SyncPod`. Each {@linkcode PodWorker.sync} compares the desired pod
+ * with what the runtime has (found by labels, so a restarted agent adopts what is running)
+ * and takes the next steps:
+ *
+ * 1. create the sandbox when it is missing;
+ * 2. kill running app containers whose spec hash changed (they are replaced at once) or whose
+ *    liveness/startup probe failed;
+ * 3. run init containers one at a time, in order, each to a zero exit; a failed one is
+ *    restarted with back-off, or fails the pod under `restartPolicy: Never`;
+ * 4. then start every app container, and restart exited ones per `restartPolicy` with
+ *    crash-loop back-off (10 s doubling to 5 min, reset after 10 min running);
+ * 5. remove instances older than the previous one (kept for `lastState` and `logs --previous`).
+ *
+ * Image, config and runtime errors never escape `sync`: they become the container's waiting
+ * reason (`ErrImagePull`, `ImagePullBackOff`, `CreateContainerConfigError`, …) and are
+ * retried. The worker wakes itself through the {@linkcode Clock} when a back-off ends or a
+ * probe result changes, re-syncs the last pod it was given and hands the status to
+ * `onStatus`.
+ *
+ * A pod with `metadata.deletionTimestamp` is terminated: every container gets SIGTERM with
+ * the grace period, then the sandbox is removed and a terminal status is returned.
+ *
+ * @example
+ * ```ts
+ * const worker = new PodWorker({
+ *   runtime, clock: systemClock, nodeName: "edge-1", hostIP: "192.168.1.10",
+ *   inputs: async (pod) => ({ configMaps: {}, secrets: {}, volumeDirs: await volumes(pod) }),
+ *   onStatus: (status) => patchStatus(pod, status),
+ * });
+ * const status = await worker.sync(pod); // on every change of the pod
+ * await worker.terminate(); // when the pod is gone from the API
+ * ```
+ *
+ * @module
+ */
+
+import type { Clock } from "../storage/clock.ts";
+import type { ContainerValue, PodSpecValue } from "../storage/kinds/_pod_spec.ts";
+import { defaultPullPolicy } from "../storage/kinds/_pod_spec.ts";
+import type { KubeObject } from "../storage/object.ts";
+import { Backoff, formatDuration } from "./backoff.ts";
+import { containerConfigFor, type ContainerInputs, specHash } from "./container_config.ts";
+import { type ContainerWaiting, instancesOf, type PodStatus, podStatus } from "./pod_status.ts";
+import { PodProbes, type ProbeResults } from "./probes.ts";
+import {
+  type ContainerRuntime,
+  type ContainerStatus,
+  RuntimeError,
+  type RuntimeErrorReason,
+  type SandboxConfig,
+  type SandboxStatus,
+} from "./runtime.ts";
+
+/** What the worker needs from outside the Pod to make its containers. */
+export type PodInputs = Omit<ContainerInputs, "podIP" | "hostIP">;
+
+/** How a {@linkcode PodWorker} is wired to the node. */
+export interface PodWorkerOptions {
+  runtime: ContainerRuntime;
+  clock: Clock;
+  /** this node's name: the sandbox's node label */
+  nodeName: string;
+  /** this node's IP: status.hostIP and `status.hostIP` field references */
+  hostIP: string;
+  /**
+   * The ConfigMaps and Secrets the pod's containers reference (by name, in the pod's
+   * namespace; a missing name is a missing object) and the host directory of each volume.
+   * Called before containers are created; a throw becomes `CreateContainerConfigError`.
+   */
+  inputs: (pod: KubeObject) => PodInputs | Promise<PodInputs>;
+  /** status of each sync the worker starts by itself (back-off over, probe result changed) */
+  onStatus?: (status: PodStatus) => void;
+  /** resolv.conf for the sandbox */
+  dns?: SandboxConfig["dns"];
+  /**
+   * How often to look at the runtime again while the pod is live, to notice containers that
+   * exited (kubelet's PLEG relist period); 1 s by default.
+   */
+  relistMs?: number;
+}
+
+/** kubelet's floor for a kill's grace period (`minimumGracePeriodInSeconds`). */
+const MIN_GRACE_SECONDS = 2;
+/** Default period for noticing exited containers (kubelet's PLEG relist). */
+const RELIST_MS = 1_000;
+/** Retry delay after the runtime itself failed (listing, sandbox creation). */
+const RUNTIME_RETRY_MS = 10_000;
+
+const NOT_PROBED: ProbeResults = { ready: () => false, started: () => false };
+
+function podName(pod: KubeObject): string {
+  return `${pod.metadata.name ?? ""}_${pod.metadata.namespace ?? ""}(${pod.metadata.uid ?? ""})`;
+}
+
+function waitingFrom(e: unknown, fallback: RuntimeErrorReason): ContainerWaiting {
+  if (e instanceof RuntimeError) {
+    return { reason: e.reason === "RuntimeError" ? fallback : e.reason, message: e.message };
+  }
+  return { reason: fallback, message: e instanceof Error ? e.message : String(e) };
+}
+
+/**
+ * The grace period for deleting `pod`: the smaller of `metadata.deletionGracePeriodSeconds`
+ * and `spec.terminationGracePeriodSeconds`, at least 2 s as in kubelet.
+ */
+export function deletionGraceSeconds(pod: KubeObject): number {
+  const spec = pod.spec as PodSpecValue;
+  const fromSpec = spec.terminationGracePeriodSeconds ?? 30;
+  const fromDelete = pod.metadata.deletionGracePeriodSeconds ?? fromSpec;
+  return Math.max(MIN_GRACE_SECONDS, Math.min(fromDelete, fromSpec));
+}
+
+/** One pod's worker. See the module documentation. */
+export class PodWorker {
+  readonly #options: PodWorkerOptions;
+  readonly #crashes: Backoff;
+  readonly #pulls: Backoff;
+  readonly #retries: Backoff;
+  readonly #waiting = new Map<string, ContainerWaiting>();
+  readonly #pullErrors = new Map<string, ContainerWaiting>();
+  #probes: PodProbes | undefined;
+  #pod: KubeObject | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #queued = false;
+  #wakeInMs = Infinity;
+  #timer: AbortController | undefined;
+  #final: PodStatus | undefined;
+  #seen: { sandbox: SandboxStatus | undefined; containers: ContainerStatus[] } = {
+    sandbox: undefined,
+    containers: [],
+  };
+
+  constructor(options: PodWorkerOptions) {
+    this.#options = options;
+    this.#crashes = new Backoff(options.clock);
+    this.#pulls = new Backoff(options.clock);
+    this.#retries = new Backoff(options.clock);
+  }
+
+  /** True once the pod was terminated: its containers stopped and its sandbox removed. */
+  get terminated(): boolean {
+    return this.#final !== undefined;
+  }
+
+  /**
+   * Reconcile `pod` (the latest version from the API) with the runtime and return the status
+   * to report. Never throws: failures become container waiting reasons and are retried.
+   */
+  sync(pod: KubeObject): Promise<PodStatus> {
+    this.#pod = pod;
+    return this.#enqueue(() => this.#syncNow());
+  }
+
+  /**
+   * Stop every container (SIGTERM, then SIGKILL after the grace period) and remove the
+   * sandbox; resolves with the terminal status when done. Uses `pod` or the last pod synced;
+   * `gracePeriodSeconds` overrides {@linkcode deletionGraceSeconds}.
+   */
+  terminate(pod?: KubeObject, gracePeriodSeconds?: number): Promise<PodStatus> {
+    const target = pod ?? this.#pod;
+    if (!target) {
+      return Promise.reject(new Error("Cannot terminate a pod worker that never synced a pod"));
+    }
+    this.#pod = target;
+    return this.#enqueue(() =>
+      this.#terminateNow(target, gracePeriodSeconds ?? deletionGraceSeconds(target))
+    );
+  }
+
+  /** Stop timers and probes without touching containers (the agent is shutting down). */
+  close(): void {
+    this.#timer?.abort();
+    this.#timer = undefined;
+    this.#probes?.stop();
+  }
+
+  #enqueue(work: () => Promise<PodStatus>): Promise<PodStatus> {
+    const run = this.#chain.then(work);
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  #requestSync(): void {
+    if (this.#queued || this.#final || !this.#pod) return;
+    this.#queued = true;
+    this.#enqueue(() => {
+      this.#queued = false;
+      return this.#syncNow();
+    }).then((status) => this.#options.onStatus?.(status), () => undefined);
+  }
+
+  #probesFor(uid: string): PodProbes {
+    this.#probes ??= new PodProbes({
+      runtime: this.#options.runtime,
+      clock: this.#options.clock,
+      podUid: uid,
+      onChange: () => this.#requestSync(),
+    });
+    return this.#probes;
+  }
+
+  #wake(ms: number): void {
+    this.#wakeInMs = Math.min(this.#wakeInMs, Math.max(0, ms));
+  }
+
+  #arm(): void {
+    this.#timer?.abort();
+    this.#timer = undefined;
+    const ms = this.#wakeInMs;
+    this.#wakeInMs = Infinity;
+    if (!Number.isFinite(ms) || this.#final) return;
+    const timer = new AbortController();
+    this.#timer = timer;
+    this.#options.clock.sleep(ms, timer.signal).then(() => {
+      if (!timer.signal.aborted) this.#requestSync();
+    });
+  }
+
+  async #syncNow(): Promise<PodStatus> {
+    const pod = this.#pod;
+    if (!pod) throw new Error("Cannot sync a pod worker without a pod");
+    if (this.#final) return this.#final;
+    if (pod.metadata.deletionTimestamp) {
+      return await this.#terminateNow(pod, deletionGraceSeconds(pod)).catch(() => {
+        this.#wake(RUNTIME_RETRY_MS);
+        this.#arm();
+        return this.#status(pod, this.#waiting);
+      });
+    }
+    this.#wake(this.#options.relistMs ?? RELIST_MS);
+    try {
+      await this.#reconcile(pod);
+    } catch {
+      this.#wake(RUNTIME_RETRY_MS);
+    }
+    this.#arm();
+    return this.#status(pod, this.#waiting);
+  }
+
+  #status(pod: KubeObject, waiting: ReadonlyMap<string, ContainerWaiting>): PodStatus {
+    const { sandbox, containers } = this.#seen;
+    return podStatus(
+      pod,
+      sandbox,
+      containers,
+      this.#probes ?? NOT_PROBED,
+      this.#options.clock.now(),
+      waiting,
+      { hostIP: this.#options.hostIP },
+    );
+  }
+
+  async #observe(uid: string): Promise<ContainerStatus[]> {
+    const { runtime, nodeName } = this.#options;
+    const sandboxes = await runtime.listSandboxes(nodeName);
+    const containers = await runtime.listContainers(uid);
+    this.#seen = { sandbox: sandboxes.find((s) => s.podUid === uid), containers };
+    return containers;
+  }
+
+  async #reconcile(pod: KubeObject): Promise<void> {
+    const uid = pod.metadata.uid ?? "";
+    const spec = pod.spec as PodSpecValue;
+    let containers = await this.#observe(uid);
+    const phase = (pod.status as { phase?: string } | undefined)?.phase;
+    if (phase === "Succeeded" || phase === "Failed") {
+      this.#updateProbes(spec, uid, containers);
+      return;
+    }
+    const sandbox = this.#seen.sandbox ??
+      await this.#options.runtime.createSandbox(this.#sandboxConfig(pod));
+    const replaced = await this.#killUnwanted(pod, containers);
+    if (replaced.killed) containers = await this.#options.runtime.listContainers(uid);
+    const appStarted = spec.containers.some((c) =>
+      instancesOf(containers, c.name, "app").length > 0
+    );
+    const initialized = appStarted || await this.#runInit(pod, containers, sandbox);
+    if (initialized) {
+      for (const c of spec.containers) {
+        await this.#runApp(pod, c, containers, sandbox, replaced.names.has(c.name));
+      }
+    }
+    await this.#collectGarbage(uid);
+    containers = await this.#observe(uid);
+    this.#updateProbes(spec, uid, containers);
+  }
+
+  #updateProbes(spec: PodSpecValue, uid: string, containers: ContainerStatus[]): void {
+    const running = spec.containers.flatMap((c) => {
+      const newest = instancesOf(containers, c.name, "app").at(-1);
+      if (newest?.state !== "running") return [];
+      return [{ spec: c, id: newest.id, startedAt: newest.startedAt?.getTime() ?? 0 }];
+    });
+    if (running.length === 0 && !this.#probes) return;
+    this.#probesFor(uid).update(running);
+  }
+
+  #sandboxConfig(pod: KubeObject): SandboxConfig {
+    const spec = pod.spec as PodSpecValue;
+    const config: SandboxConfig = {
+      podUid: pod.metadata.uid ?? "",
+      podName: pod.metadata.name ?? "",
+      podNamespace: pod.metadata.namespace ?? "",
+      node: this.#options.nodeName,
+      hostname: spec.hostname ?? pod.metadata.name ?? "",
+      hostNetwork: spec.hostNetwork === true,
+      portMappings: [...(spec.initContainers ?? []), ...spec.containers].flatMap((c) =>
+        (c.ports ?? []).flatMap((p) =>
+          p.hostPort
+            ? [{
+              hostPort: p.hostPort,
+              containerPort: p.containerPort,
+              protocol: p.protocol === "UDP" ? "UDP" as const : "TCP" as const,
+            }]
+            : []
+        )
+      ),
+    };
+    if (this.#options.dns) config.dns = this.#options.dns;
+    return config;
+  }
+
+  /** Kill running app containers that must go; names whose spec changed restart at once. */
+  async #killUnwanted(
+    pod: KubeObject,
+    containers: readonly ContainerStatus[],
+  ): Promise<{ killed: boolean; names: Set<string> }> {
+    const spec = pod.spec as PodSpecValue;
+    const names = new Set<string>();
+    let killed = false;
+    for (const c of containers) {
+      if (c.state !== "running" || c.kind !== "app") continue;
+      const want = spec.containers.find((s) => s.name === c.name);
+      const newest = instancesOf(containers, c.name, "app").at(-1);
+      const grace = Math.max(MIN_GRACE_SECONDS, spec.terminationGracePeriodSeconds ?? 30);
+      if (!want || newest?.id !== c.id) {
+        await this.#options.runtime.stopContainer(c.id, grace);
+        killed = true;
+      } else if (c.specHash !== specHash(want)) {
+        await this.#options.runtime.stopContainer(c.id, grace);
+        names.add(c.name);
+        killed = true;
+      } else if (this.#probes?.livenessFailed(c.name)) {
+        const failure = this.#probes.failure(c.name);
+        const probe = failure?.type === "startup" ? want.startupProbe : want.livenessProbe;
+        const probeGrace = probe?.terminationGracePeriodSeconds ?? grace;
+        await this.#options.runtime.stopContainer(c.id, Math.max(MIN_GRACE_SECONDS, probeGrace));
+        killed = true;
+      }
+    }
+    return { killed, names };
+  }
+
+  /** Run init containers in order; true once all have exited 0. */
+  async #runInit(
+    pod: KubeObject,
+    containers: readonly ContainerStatus[],
+    sandbox: SandboxStatus,
+  ): Promise<boolean> {
+    const spec = pod.spec as PodSpecValue;
+    for (const c of spec.initContainers ?? []) {
+      const newest = instancesOf(containers, c.name, "init").at(-1);
+      if (newest?.state === "exited" && newest.exitCode === 0) {
+        this.#waiting.delete(c.name);
+        continue;
+      }
+      if (!newest) await this.#start(pod, c, "init", 0, sandbox);
+      else if (newest.state === "created") await this.#startExisting(c.name, newest.id);
+      else if (newest.state === "exited" && spec.restartPolicy !== "Never") {
+        await this.#restart(pod, c, "init", newest, sandbox, false);
+      } else if (newest.state === "exited") this.#waiting.delete(c.name);
+      return false;
+    }
+    return true;
+  }
+
+  async #runApp(
+    pod: KubeObject,
+    c: ContainerValue,
+    containers: readonly ContainerStatus[],
+    sandbox: SandboxStatus,
+    replaced: boolean,
+  ): Promise<void> {
+    const spec = pod.spec as PodSpecValue;
+    const newest = instancesOf(containers, c.name, "app").at(-1);
+    if (!newest) return void await this.#start(pod, c, "app", 0, sandbox);
+    if (newest.state === "running" || newest.state === "unknown") return;
+    if (newest.state === "created") return void await this.#startExisting(c.name, newest.id);
+    const restart = replaced || spec.restartPolicy === "Always" ||
+      (spec.restartPolicy === "OnFailure" && newest.exitCode !== 0);
+    if (restart) await this.#restart(pod, c, "app", newest, sandbox, replaced);
+    else this.#waiting.delete(c.name);
+  }
+
+  /** Start the next instance of an exited container, unless it is in crash-loop back-off. */
+  async #restart(
+    pod: KubeObject,
+    c: ContainerValue,
+    kind: "init" | "app",
+    exited: ContainerStatus,
+    sandbox: SandboxStatus,
+    immediately: boolean,
+  ): Promise<void> {
+    const key = `${c.name}/${specHash(c)}`;
+    const finishedAt = exited.finishedAt?.getTime() ?? this.#options.clock.now();
+    if (!immediately) {
+      if (this.#crashes.isInBackOffSince(key, finishedAt)) {
+        const delay = formatDuration(this.#crashes.get(key));
+        this.#waiting.set(c.name, {
+          reason: "CrashLoopBackOff",
+          message: `back-off ${delay} restarting failed container=${c.name} pod=${podName(pod)}`,
+        });
+        this.#wake(this.#crashes.remaining(key, finishedAt));
+        return;
+      }
+      this.#crashes.next(key, finishedAt);
+    }
+    await this.#start(pod, c, kind, exited.attempt + 1, sandbox);
+  }
+
+  /** Pull (per policy), create and start instance `attempt` of `c`; false when it failed. */
+  async #start(
+    pod: KubeObject,
+    c: ContainerValue,
+    kind: "init" | "app",
+    attempt: number,
+    sandbox: SandboxStatus,
+  ): Promise<boolean> {
+    const { runtime, clock } = this.#options;
+    const image = c.image ?? "";
+    const pullKey = `${c.name}/${image}`;
+    if (this.#pulls.isInBackOffSinceUpdate(pullKey)) {
+      const last = this.#pullErrors.get(pullKey);
+      this.#waiting.set(
+        c.name,
+        last?.reason === "ErrImagePull"
+          ? { reason: "ImagePullBackOff", message: `Back-off pulling image "${image}"` }
+          : last ?? { reason: "ImagePullBackOff", message: `Back-off pulling image "${image}"` },
+      );
+      this.#wake(this.#pulls.remainingSinceUpdate(pullKey));
+      return false;
+    }
+    try {
+      await runtime.ensureImage(image, c.imagePullPolicy ?? defaultPullPolicy(image));
+    } catch (e) {
+      const waiting = waitingFrom(e, "ErrImagePull");
+      this.#waiting.set(c.name, waiting);
+      this.#pullErrors.set(pullKey, waiting);
+      this.#pulls.next(pullKey, clock.now());
+      this.#wake(this.#pulls.remainingSinceUpdate(pullKey));
+      return false;
+    }
+    this.#pulls.reset(pullKey);
+    this.#pullErrors.delete(pullKey);
+    let id: string;
+    try {
+      const inputs = await this.#options.inputs(pod);
+      const config = containerConfigFor(pod, c, kind, attempt, {
+        ...inputs,
+        podIP: sandbox.ip,
+        hostIP: this.#options.hostIP,
+      });
+      id = await runtime.createContainer(config);
+    } catch (e) {
+      const reason = e instanceof RuntimeError
+        ? "CreateContainerError"
+        : "CreateContainerConfigError";
+      return this.#failedStart(c.name, waitingFrom(e, reason));
+    }
+    return await this.#startExisting(c.name, id);
+  }
+
+  async #startExisting(name: string, id: string): Promise<boolean> {
+    try {
+      await this.#options.runtime.startContainer(id);
+    } catch (e) {
+      return this.#failedStart(name, waitingFrom(e, "RunContainerError"));
+    }
+    this.#waiting.delete(name);
+    this.#retries.reset(name);
+    return true;
+  }
+
+  #failedStart(name: string, waiting: ContainerWaiting): boolean {
+    this.#waiting.set(name, waiting);
+    this.#retries.next(name, this.#options.clock.now());
+    this.#wake(this.#retries.remainingSinceUpdate(name));
+    return false;
+  }
+
+  /** Keep the newest two instances of each container; remove older exited ones. */
+  async #collectGarbage(uid: string): Promise<void> {
+    const containers = await this.#options.runtime.listContainers(uid);
+    const groups = new Map<string, ContainerStatus[]>();
+    for (const c of containers) {
+      const key = `${c.kind}/${c.name}`;
+      groups.set(key, [...(groups.get(key) ?? []), c]);
+    }
+    for (const group of groups.values()) {
+      const sorted = instancesOf(group, group[0]?.name ?? "", group[0]?.kind ?? "app");
+      for (const old of sorted.slice(0, -2)) {
+        if (old.state === "exited") await this.#options.runtime.removeContainer(old.id);
+      }
+    }
+  }
+
+  async #terminateNow(pod: KubeObject, graceSeconds: number): Promise<PodStatus> {
+    if (this.#final) return this.#final;
+    const { runtime, clock } = this.#options;
+    const uid = pod.metadata.uid ?? "";
+    this.close();
+    const containers = await runtime.listContainers(uid);
+    await Promise.all(
+      containers
+        .filter((c) => c.state === "running" || c.state === "created")
+        .map((c) => runtime.stopContainer(c.id, graceSeconds)),
+    );
+    await this.#observe(uid);
+    await runtime.removeSandbox(uid);
+    const { sandbox, containers: stopped } = this.#seen;
+    this.#final = podStatus(pod, sandbox, stopped, NOT_PROBED, clock.now(), new Map(), {
+      hostIP: this.#options.hostIP,
+      terminal: true,
+    });
+    return this.#final;
+  }
+}

@@ -1,0 +1,361 @@
+import assert from "node:assert/strict";
+import { FakeClock } from "../storage/clock.ts";
+import type { KubeObject } from "../storage/object.ts";
+import { TestRuntime } from "./_worker_test_runtime.ts";
+import { testPod } from "./_worker_test_pod.ts";
+import type { PodStatus } from "./pod_status.ts";
+import { deletionGraceSeconds, PodWorker } from "./pod_worker.ts";
+import { RuntimeError } from "./runtime.ts";
+
+const T0 = Date.parse("2024-01-01T00:00:00Z");
+
+function setup(pod: KubeObject, relistMs = 1_000) {
+  const clock = new FakeClock(T0);
+  const runtime = new TestRuntime(clock);
+  const reported: PodStatus[] = [];
+  const make = () =>
+    new PodWorker({
+      runtime,
+      clock,
+      nodeName: "edge-1",
+      hostIP: "192.168.1.10",
+      inputs: () => ({ configMaps: {}, secrets: {}, volumeDirs: {} }),
+      onStatus: (s) => reported.push(s),
+      relistMs,
+    });
+  const worker = make();
+  const latest = (): PodStatus => {
+    const s = reported.at(-1);
+    assert.ok(s, "no status reported yet");
+    return s;
+  };
+  return { clock, runtime, worker, make, latest, pod };
+}
+
+function app(name: string, extra: Record<string, unknown> = {}) {
+  return { name, image: "busybox:1.36", ...extra };
+}
+
+function starts(runtime: TestRuntime): string[] {
+  return runtime.calls.filter((c) => c.startsWith("start ")).map((c) => c.split(" @")[0] ?? "");
+}
+
+function startTimes(runtime: TestRuntime, name: string): number[] {
+  return runtime.calls
+    .filter((c) => c.startsWith(`start ${name}#`))
+    .map((c) => Number(c.split("@")[1]) - T0);
+}
+
+Deno.test("PodWorker.sync() runs init containers one at a time before app containers", async () => {
+  const pod = testPod({
+    initContainers: [app("first"), app("second")],
+    containers: [app("web")],
+  });
+  const { clock, runtime, worker, latest } = setup(pod);
+  runtime.exits.set("first", [{ afterMs: 5_000, exitCode: 0 }]);
+  runtime.exits.set("second", [{ afterMs: 5_000, exitCode: 0 }]);
+  const first = await worker.sync(pod);
+  assert.deepEqual(starts(runtime), ["start first#0"]);
+  assert.equal(first.phase, "Pending");
+  assert.equal(first.containerStatuses?.[0]?.state?.waiting?.reason, "PodInitializing");
+  assert.equal(
+    first.conditions?.find((c) => c.type === "Initialized")?.message,
+    "containers with incomplete status: [first second]",
+  );
+  await clock.advance(5_000);
+  assert.deepEqual(starts(runtime), ["start first#0", "start second#0"]);
+  await clock.advance(5_000);
+  assert.deepEqual(starts(runtime), ["start first#0", "start second#0", "start web#0"]);
+  const status = latest();
+  assert.equal(status.phase, "Running");
+  assert.equal(status.initContainerStatuses?.[0]?.state?.terminated?.reason, "Completed");
+  assert.equal(status.conditions?.find((c) => c.type === "Initialized")?.status, "True");
+  assert.equal(status.conditions?.find((c) => c.type === "Ready")?.status, "True");
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() fails the pod when an init container fails under restartPolicy Never", async () => {
+  const pod = testPod({
+    restartPolicy: "Never",
+    initContainers: [app("setup")],
+    containers: [app("web")],
+  });
+  const { clock, runtime, worker, latest } = setup(pod);
+  runtime.exits.set("setup", [{ afterMs: 1_000, exitCode: 2 }]);
+  await worker.sync(pod);
+  await clock.advance(30_000);
+  assert.deepEqual(starts(runtime), ["start setup#0"]);
+  assert.equal(latest().phase, "Failed");
+  assert.equal(latest().initContainerStatuses?.[0]?.state?.terminated?.exitCode, 2);
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() restarts a failed init container with back-off under OnFailure", async () => {
+  const pod = testPod({
+    restartPolicy: "OnFailure",
+    initContainers: [app("setup")],
+    containers: [app("web")],
+  });
+  const { clock, runtime, worker, latest } = setup(pod);
+  runtime.exits.set("setup", [
+    { afterMs: 1_000, exitCode: 1 },
+    { afterMs: 1_000, exitCode: 1 },
+    { afterMs: 1_000, exitCode: 0 },
+  ]);
+  await worker.sync(pod);
+  await clock.advance(3_000);
+  assert.equal(latest().initContainerStatuses?.[0]?.state?.waiting?.reason, "CrashLoopBackOff");
+  assert.equal(latest().phase, "Pending");
+  await clock.advance(20_000);
+  assert.deepEqual(startTimes(runtime, "setup"), [0, 1_000, 12_000]);
+  assert.deepEqual(startTimes(runtime, "web"), [13_000]);
+  assert.equal(latest().initContainerStatuses?.[0]?.restartCount, 2);
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() restarts a crashing container at +0s, +10s, +20s, +40s … capped at 5m", async () => {
+  const pod = testPod({ containers: [app("crash")] });
+  const { clock, runtime, worker, latest } = setup(pod, 10_000);
+  runtime.exits.set("crash", Array.from({ length: 10 }, () => ({ afterMs: 10_000, exitCode: 1 })));
+  await worker.sync(pod);
+  await clock.advance(25_000);
+  const waiting = latest().containerStatuses?.[0];
+  assert.deepEqual(waiting?.state?.waiting, {
+    reason: "CrashLoopBackOff",
+    message: "back-off 10s restarting failed container=crash pod=p_default(uid-1)",
+  });
+  assert.equal(waiting?.restartCount, 1);
+  assert.equal(waiting?.lastState?.terminated?.exitCode, 1);
+  assert.equal(latest().phase, "Running");
+  await clock.advance(20_000);
+  assert.equal(
+    latest().containerStatuses?.[0]?.state?.waiting?.message,
+    "back-off 20s restarting failed container=crash pod=p_default(uid-1)",
+  );
+  await clock.advance(1_200_000);
+  const times = startTimes(runtime, "crash");
+  const gaps = times.slice(1).map((t, i) => t - (times[i] ?? 0) - 10_000);
+  assert.deepEqual(gaps, [0, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]);
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() forgets the back-off after the container ran 10 minutes", async () => {
+  const pod = testPod({ containers: [app("crash")] });
+  const { clock, runtime, worker } = setup(pod, 10_000);
+  runtime.exits.set("crash", [
+    { afterMs: 10_000, exitCode: 1 },
+    { afterMs: 10_000, exitCode: 1 },
+    { afterMs: 700_000, exitCode: 1 },
+    { afterMs: 10_000, exitCode: 1 },
+  ]);
+  await worker.sync(pod);
+  await clock.advance(800_000);
+  assert.deepEqual(startTimes(runtime, "crash"), [0, 10_000, 30_000, 730_000, 750_000]);
+  worker.close();
+});
+
+for (
+  const [policy, exitCode, phase, startCount] of [
+    ["Never", 0, "Succeeded", 1],
+    ["Never", 1, "Failed", 1],
+    ["OnFailure", 0, "Succeeded", 1],
+    ["OnFailure", 1, "Running", 2],
+    ["Always", 0, "Running", 2],
+  ] as const
+) {
+  Deno.test(`PodWorker.sync() under restartPolicy ${policy} with exit ${exitCode} reports ${phase}`, async () => {
+    const pod = testPod({ restartPolicy: policy, containers: [app("job")] });
+    const { clock, runtime, worker, latest } = setup(pod);
+    runtime.exits.set("job", [{ afterMs: 1_000, exitCode }]);
+    await worker.sync(pod);
+    await clock.advance(5_000);
+    assert.equal(latest().phase, phase);
+    assert.equal(startTimes(runtime, "job").length, startCount);
+    worker.close();
+  });
+}
+
+Deno.test("PodWorker readiness turns true after initialDelay and false after failureThreshold failures", async () => {
+  const pod = testPod({
+    containers: [
+      app("web", {
+        ports: [{ name: "http", containerPort: 8080 }],
+        readinessProbe: { httpGet: { port: "http" }, initialDelaySeconds: 5, periodSeconds: 10 },
+      }),
+    ],
+  });
+  const { clock, runtime, worker, latest } = setup(pod);
+  const first = await worker.sync(pod);
+  assert.equal(first.containerStatuses?.[0]?.ready, false);
+  assert.equal(first.conditions?.find((c) => c.type === "Ready")?.reason, "ContainersNotReady");
+  await clock.advance(5_000);
+  assert.equal(latest().containerStatuses?.[0]?.ready, true);
+  assert.equal(latest().conditions?.find((c) => c.type === "ContainersReady")?.status, "True");
+  runtime.probeResults.set(8080, false);
+  await clock.advance(20_000);
+  assert.equal(latest().containerStatuses?.[0]?.ready, true, "two failures are below threshold");
+  await clock.advance(10_000);
+  assert.equal(latest().containerStatuses?.[0]?.ready, false);
+  assert.equal(latest().conditions?.find((c) => c.type === "Ready")?.status, "False");
+  worker.close();
+});
+
+Deno.test("PodWorker startup probe gates liveness, then a liveness failure restarts the container", async () => {
+  const pod = testPod({
+    containers: [
+      app("web", {
+        startupProbe: { tcpSocket: { port: 9000 }, periodSeconds: 5, failureThreshold: 100 },
+        livenessProbe: { httpGet: { port: 8080 }, periodSeconds: 5, failureThreshold: 2 },
+      }),
+    ],
+  });
+  const { clock, runtime, worker, latest } = setup(pod);
+  runtime.probeResults.set(9000, false);
+  runtime.probeResults.set(8080, false);
+  await worker.sync(pod);
+  await clock.advance(60_000);
+  assert.equal(latest().containerStatuses?.[0]?.started, false);
+  assert.equal(latest().containerStatuses?.[0]?.restartCount, 0, "liveness is gated");
+  runtime.probeResults.set(9000, true);
+  await clock.advance(5_000);
+  assert.equal(latest().containerStatuses?.[0]?.started, true);
+  await clock.advance(10_000);
+  assert.ok(runtime.calls.includes("stop web#0 grace=30"));
+  const status = latest().containerStatuses?.[0];
+  assert.equal(status?.restartCount, 1);
+  assert.equal(status?.lastState?.terminated?.exitCode, 143);
+  assert.ok(status?.state?.running);
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() on a deleted pod stops containers with the grace period, then removes the sandbox", async () => {
+  const pod = testPod({
+    terminationGracePeriodSeconds: 30,
+    containers: [app("web"), app("stubborn")],
+  });
+  const { clock, runtime, worker } = setup(pod);
+  runtime.ignoreSigterm.add("stubborn");
+  await worker.sync(pod);
+  const deleted: KubeObject = {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      deletionTimestamp: new Date(T0 + 1_000).toISOString(),
+      deletionGracePeriodSeconds: 10,
+    },
+  };
+  assert.equal(deletionGraceSeconds(deleted), 10);
+  let done = false;
+  const final = worker.sync(deleted).then((s) => {
+    done = true;
+    return s;
+  });
+  await clock.advance(9_000);
+  assert.equal(done, false);
+  assert.deepEqual(runtime.calls.filter((c) => c.startsWith("stop")), [
+    "stop web#0 grace=10",
+    "stop stubborn#0 grace=10",
+  ]);
+  assert.equal(runtime.calls.includes("removeSandbox"), false);
+  await clock.advance(1_000);
+  const status = await final;
+  assert.equal(runtime.calls.at(-1), "removeSandbox");
+  assert.equal(runtime.sandboxes.size, 0);
+  assert.equal(worker.terminated, true);
+  assert.equal(status.phase, "Failed");
+  assert.equal(status.containerStatuses?.[1]?.state?.terminated?.exitCode, 137);
+  assert.equal((await worker.terminate()).phase, "Failed");
+});
+
+Deno.test("PodWorker adopts running containers after an agent restart and keeps restartCount", async () => {
+  const pod = testPod({ containers: [app("web")] });
+  const { clock, runtime, worker, make } = setup(pod);
+  runtime.exits.set("web", [{ afterMs: 1_000, exitCode: 1 }]);
+  await worker.sync(pod);
+  await clock.advance(2_000);
+  worker.close();
+  const before = runtime.calls.length;
+  const adopted = make();
+  const status = await adopted.sync(pod);
+  assert.deepEqual(runtime.calls.slice(before), []);
+  assert.equal(status.containerStatuses?.[0]?.restartCount, 1);
+  assert.ok(status.containerStatuses?.[0]?.state?.running);
+  adopted.close();
+});
+
+Deno.test("PodWorker.sync() replaces a running container whose spec changed", async () => {
+  const pod = testPod({ containers: [app("web")] });
+  const { runtime, worker } = setup(pod);
+  await worker.sync(pod);
+  const changed = testPod({ containers: [app("web", { image: "busybox:1.37" })] });
+  const status = await worker.sync(changed);
+  assert.deepEqual(starts(runtime), ["start web#0", "start web#1"]);
+  assert.ok(runtime.calls.includes("stop web#0 grace=30"));
+  assert.equal(status.containerStatuses?.[0]?.image, "busybox:1.37");
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() reports image errors as waiting reasons and retries with back-off", async () => {
+  const pod = testPod({ containers: [app("web", { image: "registry.local/web:1" })] });
+  const { clock, runtime, worker, latest } = setup(pod);
+  runtime.imageErrors.set(
+    "registry.local/web:1",
+    new RuntimeError("ErrImagePull", "pull access denied for registry.local/web"),
+  );
+  const first = await worker.sync(pod);
+  assert.deepEqual(first.containerStatuses?.[0]?.state?.waiting, {
+    reason: "ErrImagePull",
+    message: "pull access denied for registry.local/web",
+  });
+  await clock.advance(1_000);
+  assert.equal(latest().containerStatuses?.[0]?.state?.waiting?.reason, "ImagePullBackOff");
+  assert.equal(latest().phase, "Pending");
+  runtime.imageErrors.clear();
+  await clock.advance(9_000);
+  assert.ok(latest().containerStatuses?.[0]?.state?.running);
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() reports ErrImageNeverPull for a missing image under Never", async () => {
+  const pod = testPod({ containers: [app("web", { imagePullPolicy: "Never" })] });
+  const { runtime, worker } = setup(pod);
+  runtime.imageErrors.set(
+    "busybox:1.36",
+    new RuntimeError("ErrImageNeverPull", 'Container image "busybox:1.36" is not present'),
+  );
+  const status = await worker.sync(pod);
+  assert.equal(status.containerStatuses?.[0]?.state?.waiting?.reason, "ErrImageNeverPull");
+  assert.ok(runtime.calls.includes("ensureImage busybox:1.36 Never"));
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() reports a missing ConfigMap as CreateContainerConfigError", async () => {
+  const pod = testPod({
+    containers: [
+      app("web", {
+        env: [{ name: "A", valueFrom: { configMapKeyRef: { name: "cfg", key: "a" } } }],
+      }),
+    ],
+  });
+  const { worker } = setup(pod);
+  const status = await worker.sync(pod);
+  assert.deepEqual(status.containerStatuses?.[0]?.state?.waiting, {
+    reason: "CreateContainerConfigError",
+    message: 'configmap "cfg" not found',
+  });
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() keeps only the newest two instances of a container", async () => {
+  const pod = testPod({ containers: [app("crash")] });
+  const { clock, runtime, worker } = setup(pod);
+  runtime.exits.set("crash", Array.from({ length: 4 }, () => ({ afterMs: 1_000, exitCode: 1 })));
+  await worker.sync(pod);
+  for (let i = 0; i < 60; i++) await clock.advance(1_000);
+  assert.deepEqual(
+    [...runtime.containers.values()].map((c) => c.config.attempt),
+    [2, 3],
+  );
+  assert.ok(runtime.calls.includes("remove crash#0"));
+  worker.close();
+});
