@@ -1,7 +1,7 @@
 /**
  * Edge cluster runtime: Kubernetes' model for small Linux edge gateways.
  *
- * One program: `deno run -A mod.ts up | server | ctl …`.
+ * One program: `deno run -A mod.ts up | server | agent | ctl …`.
  *
  * @module
  */
@@ -12,69 +12,104 @@ export { createApiApp } from "./control/api/app.ts";
 export { openKvStore } from "./storage/kv_store.ts";
 export type { Store } from "./storage/store.ts";
 export { runCtl } from "./control/ctl/mod.ts";
+export { Agent } from "./node/agent.ts";
+export type { AgentOptions } from "./node/agent.ts";
 
-import { startControlPlane } from "./control/server.ts";
+import { parseListen, startControlPlane } from "./control/server.ts";
 import { runCtl } from "./control/ctl/mod.ts";
+import { Agent } from "./node/agent.ts";
+import { isDns1123Subdomain } from "./storage/validation.ts";
 
 const USAGE = `Usage: mod.ts COMMAND [options]
 
 Commands:
-  up       control plane with an embedded Deno KV store (the default on a single gateway)
+  up       control plane + a local node agent, embedded Deno KV store (one gateway)
   server   control plane only
+  agent    node agent only, joining a control plane (--server, --token, --ca-file)
   ctl      the command-line client (kubectl-like): apply, get, describe, delete
 
 Options of up and server:
-  --data-dir DIR         state, admin token and kubeconfig (default ./.edge)
+  --data-dir DIR         state, admin token, CA and kubeconfig (default ./.edge)
   --listen HOST:PORT     address to serve the API on (default 127.0.0.1:6443; port 0 = any)
   --max-body-bytes N     largest request body accepted (default 3145728)
+
+Options of up and agent:
+  --node-name NAME       the Node's name (default: this host's name)
+  --node-ip IP           the Node's InternalIP (default: first non-loopback IPv4 address)
+  --agent-listen H:P     the agent's log endpoint (default NODE-IP:10250; port 0 = any)
+  --labels K=V,…         extra Node labels
+
+Options of agent:
+  --server URL --token T --ca-file PEM   how to reach the control plane
+  --data-dir DIR         the agent's cache and pod volumes (default ./.edge-agent)
 `;
 
-interface ServeFlags {
-  dataDir: string;
+interface Flags {
+  dataDir?: string;
   listen: string;
   maxBodyBytes?: number;
+  nodeName?: string;
+  nodeIp?: string;
+  agentListen?: string;
+  labels: Record<string, string>;
+  server?: string;
+  token?: string;
+  caFile?: string;
 }
 
-function parseServeFlags(args: string[]): ServeFlags {
-  const flags: ServeFlags = { dataDir: "./.edge", listen: "127.0.0.1:6443" };
+const FLAGS: Record<string, { key: keyof Flags; commands: string[] }> = {
+  "--data-dir": { key: "dataDir", commands: ["up", "server", "agent"] },
+  "--listen": { key: "listen", commands: ["up", "server"] },
+  "--max-body-bytes": { key: "maxBodyBytes", commands: ["up", "server"] },
+  "--node-name": { key: "nodeName", commands: ["up", "agent"] },
+  "--node-ip": { key: "nodeIp", commands: ["up", "agent"] },
+  "--agent-listen": { key: "agentListen", commands: ["up", "agent"] },
+  "--labels": { key: "labels", commands: ["up", "agent"] },
+  "--server": { key: "server", commands: ["agent"] },
+  "--token": { key: "token", commands: ["agent"] },
+  "--ca-file": { key: "caFile", commands: ["agent"] },
+};
+
+function parseFlags(command: string, args: string[]): Flags {
+  const flags: Flags = { listen: "127.0.0.1:6443", labels: {} };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const [name, inline] = arg.includes("=") ? arg.split(/=(.*)/s, 2) : [arg, undefined];
-    const value = () => {
-      const v = inline ?? args[++i];
-      if (v === undefined || v === "") throw new Error(`${name} needs a value`);
-      return v;
-    };
-    switch (name) {
-      case "--data-dir":
-        flags.dataDir = value();
-        break;
-      case "--listen":
-        flags.listen = value();
-        break;
-      case "--max-body-bytes": {
-        const n = Number(value());
-        if (!Number.isSafeInteger(n) || n < 1024) {
-          throw new Error("--max-body-bytes must be an integer of at least 1024");
-        }
-        flags.maxBodyBytes = n;
-        break;
+    const spec = FLAGS[name!];
+    if (!spec || !spec.commands.includes(command)) {
+      throw new Error(`unknown option "${arg}" for ${command}\n\n${USAGE}`);
+    }
+    const value = inline ?? args[++i];
+    if (value === undefined || value === "") throw new Error(`${name} needs a value`);
+    if (spec.key === "maxBodyBytes") {
+      const n = Number(value);
+      if (!Number.isSafeInteger(n) || n < 1024) {
+        throw new Error("--max-body-bytes must be an integer of at least 1024");
       }
-      default:
-        throw new Error(`unknown option "${arg}"\n\n${USAGE}`);
+      flags.maxBodyBytes = n;
+    } else if (spec.key === "labels") {
+      for (const pair of value.split(",")) {
+        const [k, v] = pair.split("=", 2);
+        if (!k || v === undefined) throw new Error(`--labels takes K=V,…, got "${value}"`);
+        flags.labels[k] = v;
+      }
+    } else {
+      (flags as unknown as Record<string, string>)[spec.key] = value;
     }
   }
   return flags;
 }
 
-async function serve(mode: "up" | "server", args: string[]): Promise<number> {
-  const flags = parseServeFlags(args);
-  const cp = await startControlPlane({
-    dataDir: flags.dataDir,
-    listen: flags.listen,
-    ...(flags.maxBodyBytes ? { maxBodyBytes: flags.maxBodyBytes } : {}),
-  });
-  console.log(`edge ${mode}: ready at ${cp.url} (kubeconfig ${cp.kubeconfigPath})`);
+/** This host's name as a valid Node name. */
+function defaultNodeName(): string {
+  const name = Deno.hostname().toLowerCase().replace(/[^a-z0-9.-]/g, "-").replace(
+    /^[-.]+|[-.]+$/g,
+    "",
+  );
+  return name || "edge";
+}
+
+async function waitForSignal(): Promise<void> {
   const stopped = Promise.withResolvers<void>();
   const onSignal = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -82,8 +117,72 @@ async function serve(mode: "up" | "server", args: string[]): Promise<number> {
   await stopped.promise;
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
+}
+
+async function startAgent(
+  flags: Flags,
+  access: { server: string; token: string; caCert?: string },
+  dataDir: string,
+): Promise<Agent> {
+  const nodeName = flags.nodeName ?? defaultNodeName();
+  if (!isDns1123Subdomain(nodeName)) {
+    throw new Error(`--node-name must be a DNS-1123 subdomain, got "${nodeName}"`);
+  }
+  const listen = parseListen(flags.agentListen ?? `${flags.nodeIp ?? "0.0.0.0"}:10250`);
+  const agent = new Agent({
+    ...access,
+    nodeName,
+    dataDir,
+    listen,
+    labels: flags.labels,
+    ...(flags.nodeIp ? { nodeIp: flags.nodeIp } : {}),
+  });
+  await agent.start();
+  return agent;
+}
+
+async function serve(mode: "up" | "server", args: string[]): Promise<number> {
+  const flags = parseFlags(mode, args);
+  const dataDir = flags.dataDir ?? "./.edge";
+  const cp = await startControlPlane({
+    dataDir,
+    listen: flags.listen,
+    ...(flags.maxBodyBytes ? { maxBodyBytes: flags.maxBodyBytes } : {}),
+  });
+  let agent: Agent | undefined;
+  try {
+    if (mode === "up") {
+      agent = await startAgent(
+        flags,
+        { server: cp.url, token: cp.token, caCert: cp.caCert },
+        `${dataDir}/agent`,
+      );
+    }
+  } catch (e) {
+    await cp.stop();
+    throw e;
+  }
+  console.log(`edge ${mode}: ready at ${cp.url} (kubeconfig ${cp.kubeconfigPath})`);
+  await waitForSignal();
+  await agent?.stop();
   await cp.stop();
-  console.log(`edge ${mode}: stopped`);
+  console.log(`edge ${mode}: stopped (pods keep running)`);
+  return 0;
+}
+
+async function agentCommand(args: string[]): Promise<number> {
+  const flags = parseFlags("agent", args);
+  if (!flags.server || !flags.token) throw new Error("agent needs --server URL and --token T");
+  const caCert = flags.caFile ? await Deno.readTextFile(flags.caFile) : undefined;
+  const agent = await startAgent(
+    flags,
+    { server: flags.server, token: flags.token, ...(caCert ? { caCert } : {}) },
+    flags.dataDir ?? "./.edge-agent",
+  );
+  console.log(`edge agent: running, logs endpoint on port ${agent.address.port}`);
+  await waitForSignal();
+  await agent.stop();
+  console.log("edge agent: stopped (pods keep running)");
   return 0;
 }
 
@@ -94,6 +193,8 @@ async function main(args: string[]): Promise<number> {
       case "up":
       case "server":
         return await serve(command, rest);
+      case "agent":
+        return await agentCommand(rest);
       case "ctl":
         return await runCtl(rest);
       case undefined:

@@ -11,7 +11,9 @@ import { ApiError } from "../storage/status.ts";
 import { toYaml } from "../storage/yaml.ts";
 import { createApiApp } from "./api/app.ts";
 import { Objects } from "./api/objects.ts";
+import { bindPod } from "./api/binding.ts";
 import { GarbageCollector } from "./garbage_collector.ts";
+import { Scheduler } from "./scheduler/mod.ts";
 import { NamespaceController } from "./namespace_controller.ts";
 import { ensureServingPki } from "./pki.ts";
 
@@ -142,6 +144,24 @@ async function start(
   await namespaces.start();
   const collector = new GarbageCollector({ store, types: RESOURCE_TYPES });
   await collector.start();
+  const objects = new Objects(store);
+  const pods = RESOURCE_TYPES.find((rt) => rt.group === "" && rt.kind === "Pod")!;
+  const scheduler = new Scheduler({
+    store,
+    types: RESOURCE_TYPES,
+    objects,
+    bind: async (pod, node, resourceVersion) => {
+      await bindPod(
+        objects,
+        pods,
+        pod.metadata.namespace!,
+        pod.metadata.name!,
+        node,
+        resourceVersion,
+      );
+    },
+  });
+  await scheduler.start();
   const abort = new AbortController();
   let resolveListening: (addr: Deno.NetAddr) => void;
   const listening = new Promise<Deno.NetAddr>((r) => (resolveListening = r));
@@ -176,6 +196,7 @@ async function start(
         abort.abort();
         await namespaces.stop();
         await collector.stop();
+        await scheduler.stop();
         await server.finished;
         await store.close();
         lock.close();

@@ -150,12 +150,14 @@ export class ApiClient {
 
   /**
    * Watch a collection from `resourceVersion`. Yields events until the server ends the stream
-   * or `signal` aborts; throws {@linkcode WatchExpiredError} on 410.
+   * or `signal` aborts; throws {@linkcode WatchExpiredError} on 410. `onOpen` is called once
+   * the server has accepted the watch.
    */
   async *watch(
     path: string,
     query: Record<string, string>,
     signal: AbortSignal,
+    onOpen?: () => void,
   ): AsyncGenerator<WatchEvent> {
     const q = new URLSearchParams({ ...query, watch: "1", allowWatchBookmarks: "true" });
     const res = await this.#request("GET", `${path}?${q}`, undefined, undefined, signal);
@@ -172,6 +174,7 @@ export class ApiClient {
       throw err;
     }
     if (!res.body) return;
+    onOpen?.();
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     try {

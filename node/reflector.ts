@@ -89,6 +89,7 @@ export class Reflector {
             this.#options.path,
             { ...this.#options.query, resourceVersion: this.#resourceVersion },
             signal,
+            () => (this.#connected = true),
           )
         ) {
           this.#connected = true;

@@ -44,6 +44,7 @@ export class NodeHeartbeat {
   readonly #clock: Clock;
   readonly #abort = new AbortController();
   #done: Promise<void> | undefined;
+  #first: Promise<void> | undefined;
   #lastStatus = "";
   #lastStatusAt = 0;
   #registered = false;
@@ -59,15 +60,21 @@ export class NodeHeartbeat {
     return this.#registered;
   }
 
-  /** Register once now (throws when the control plane cannot be reached), then loop. */
-  async start(): Promise<void> {
-    await this.beat();
+  /**
+   * Register, then keep beating. With `waitForRegistration` (the default) the first beat must
+   * succeed (it throws when the control plane cannot be reached); without it the first beat
+   * runs in the background and failures are retried like any later beat.
+   */
+  async start(waitForRegistration = true): Promise<void> {
+    if (waitForRegistration) await this.beat();
+    else this.#first = this.beat().catch(() => {});
     this.#done = this.#loop();
   }
 
   /** Stop the loop. */
   async stop(): Promise<void> {
     this.#abort.abort();
+    await this.#first;
     await this.#done;
   }
 

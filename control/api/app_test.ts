@@ -732,3 +732,48 @@ Deno.test("API pods/log proxies to the agent at the node's InternalIP and daemon
     await agent.shutdown();
   }
 });
+
+Deno.test("API deletes a bound pod gracefully: status updates keep it, a grace-0 delete removes it", async () => {
+  await withApp(async (app) => {
+    const PODS = "/api/v1/namespaces/default/pods";
+    await call(app, "POST", PODS, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p" },
+      spec: { terminationGracePeriodSeconds: 7, containers: [{ name: "c", image: "x:1" }] },
+    });
+    const unbound = await call(app, "POST", PODS, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "q" },
+      spec: { containers: [{ name: "c", image: "x:1" }] },
+    });
+    assert.equal(unbound.status, 201);
+    assert.equal(
+      (await call(app, "DELETE", `${PODS}/q`)).status,
+      200,
+      "an unbound pod goes at once",
+    );
+    await call(app, "POST", `${PODS}/p/binding`, { target: { kind: "Node", name: "edge-1" } });
+    const del = await call(app, "DELETE", `${PODS}/p`);
+    assert.equal(del.status, 202);
+    const meta = del.json.metadata as {
+      deletionTimestamp?: string;
+      deletionGracePeriodSeconds?: number;
+    };
+    assert.ok(meta.deletionTimestamp);
+    assert.equal(meta.deletionGracePeriodSeconds, 7);
+    const status = await call(app, "PATCH", `${PODS}/p/status`, { status: { phase: "Running" } }, {
+      "content-type": "application/merge-patch+json",
+    });
+    assert.equal(status.status, 200);
+    assert.equal((await call(app, "GET", `${PODS}/p`)).status, 200, "still terminating");
+    const shorter = await call(app, "DELETE", `${PODS}/p`, { gracePeriodSeconds: 3 });
+    assert.equal(
+      (shorter.json.metadata as { deletionGracePeriodSeconds: number }).deletionGracePeriodSeconds,
+      3,
+    );
+    assert.equal((await call(app, "DELETE", `${PODS}/p`, { gracePeriodSeconds: 0 })).status, 200);
+    assert.equal((await call(app, "GET", `${PODS}/p`)).status, 404);
+  });
+});

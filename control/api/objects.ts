@@ -334,8 +334,11 @@ export class Objects {
       expected = Number(expectedVersion);
     }
     const key = storeKey(rt, old.metadata.namespace, name);
+    // Kubernetes' ShouldDeleteDuringUpdate: an object being deleted goes once its finalizers
+    // are empty and its grace period is over (0); a pod in graceful termination stays.
     const finalizing = next.metadata.deletionTimestamp !== undefined &&
       (next.metadata.finalizers ?? []).length === 0 &&
+      (old.metadata.deletionGracePeriodSeconds ?? 0) === 0 &&
       (rt.kind !== "Namespace" || namespaceSpecFinalizers(next).length === 0);
     if (options.dryRun) {
       if (expected !== undefined && String(expected) !== old.metadata.resourceVersion) {
@@ -360,6 +363,24 @@ export class Objects {
     } catch (e) {
       this.storeFailure(rt, name, e);
     }
+  }
+
+  /**
+   * A pod running on a node is deleted gracefully: it gets deletionTimestamp and a grace
+   * period, its node agent stops the containers, then deletes it with grace 0. Unbound pods,
+   * grace 0 (`--force --grace-period=0`) and the agent's final delete go at once.
+   */
+  private gracefulPodDeletion(rt: ResourceType, pod: KubeObject, options: DeleteOptions): boolean {
+    if (rt.kind !== "Pod" || options.gracePeriodSeconds === 0) return false;
+    const spec = isPlainObject(pod.spec) ? pod.spec : {};
+    return typeof spec.nodeName === "string" && spec.nodeName !== "";
+  }
+
+  /** A repeated delete may only shorten a pod's grace period, never lengthen it. */
+  private shortensGrace(old: KubeObject, options: DeleteOptions): boolean {
+    const current = old.metadata.deletionGracePeriodSeconds;
+    return options.gracePeriodSeconds !== undefined && current !== undefined &&
+      options.gracePeriodSeconds < current;
   }
 
   /** Rules that compare old and new: immutability and finalizers during deletion. */
@@ -435,19 +456,27 @@ export class Objects {
       const key = storeKey(rt, old.metadata.namespace, name);
       const expected = Number(old.metadata.resourceVersion);
       const blocked = finalizers.size > 0 ||
-        (rt.kind === "Namespace" && namespaceSpecFinalizers(old).length > 0);
+        (rt.kind === "Namespace" && namespaceSpecFinalizers(old).length > 0) ||
+        this.gracefulPodDeletion(rt, old, options);
       try {
         if (!blocked) {
           if (options.dryRun) return { deleted: true, object: old };
           return { deleted: true, object: await this.store.delete(key, expected) };
         }
-        if (old.metadata.deletionTimestamp && sameSet(finalizers, old.metadata.finalizers)) {
+        if (
+          old.metadata.deletionTimestamp && sameSet(finalizers, old.metadata.finalizers) &&
+          !this.shortensGrace(old, options)
+        ) {
           return { deleted: false, object: old };
         }
         const next = cloneJson(old);
         if (finalizers.size > 0) next.metadata.finalizers = [...finalizers];
+        if (this.shortensGrace(old, options)) {
+          next.metadata.deletionGracePeriodSeconds = options.gracePeriodSeconds!;
+        }
         next.metadata.deletionTimestamp ??= timestamp(this.now());
-        next.metadata.deletionGracePeriodSeconds ??= options.gracePeriodSeconds ?? 0;
+        next.metadata.deletionGracePeriodSeconds ??= options.gracePeriodSeconds ??
+          (rt.kind === "Pod" ? podGraceSeconds(old) : 0);
         if (rt.kind === "Namespace") {
           next.status = {
             ...(isPlainObject(next.status) ? next.status : {}),
@@ -464,6 +493,13 @@ export class Objects {
       }
     }
   }
+}
+
+/** A pod's own termination grace period (spec.terminationGracePeriodSeconds, default 30). */
+function podGraceSeconds(pod: KubeObject): number {
+  const spec = isPlainObject(pod.spec) ? pod.spec : {};
+  const grace = spec.terminationGracePeriodSeconds;
+  return typeof grace === "number" && grace >= 0 ? grace : 30;
 }
 
 /** `spec.finalizers` of a Namespace (the namespace controller's "kubernetes" finalizer). */

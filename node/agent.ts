@@ -1,0 +1,332 @@
+/**
+ * The node agent (our kubelet): registers the Node and renews its Lease, watches the pods bound
+ * to it, runs one {@linkcode PodWorker} per pod on the container runtime, reports pod status,
+ * and serves container logs.
+ *
+ * Edge autonomy: the pods assigned to this node, their ConfigMaps/Secrets and the last
+ * resourceVersion live in a local Deno KV cache. When the control plane is unreachable, or the
+ * agent restarts while it is, the agent works from that cache: running containers are adopted
+ * (found by label, never recreated), crashed ones are restarted, and when the control plane
+ * returns the watch resumes from the cached resourceVersion. Stopping the agent never stops pods.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock } from "../storage/clock.ts";
+import { isPlainObject, type KubeObject } from "../storage/object.ts";
+import { ApiError } from "../storage/status.ts";
+import { ApiClient } from "./api_client.ts";
+import { logHandler } from "./log_server.ts";
+import { nodeObject, readMachineInfo } from "./node_status.ts";
+import { PodmanRuntime } from "./podman_runtime.ts";
+import { type PodInputs, PodWorker } from "./pod_worker.ts";
+import { Reflector } from "./reflector.ts";
+import { NodeHeartbeat } from "./registration.ts";
+import type { ContainerRuntime } from "./runtime.ts";
+import { prepareVolumes, referencedSources, removePodDir } from "./volumes.ts";
+
+/** The version the agent reports as kubeletVersion. */
+export const AGENT_VERSION = "v1.32.0-edge";
+
+/** Options of {@linkcode Agent}. */
+export interface AgentOptions {
+  /** API server URL, e.g. `https://127.0.0.1:6443` */
+  server: string;
+  token: string;
+  /** PEM of the cluster CA */
+  caCert?: string;
+  nodeName: string;
+  /** the agent's own state: cache, containers.conf, pod volumes */
+  dataDir: string;
+  /** where the log endpoint listens (`hostname`, `port`; port 0 = any) */
+  listen: { hostname: string; port: number };
+  /** the node's InternalIP (default: the first non-loopback IPv4 address) */
+  nodeIp?: string;
+  /** extra Node labels */
+  labels?: Record<string, string>;
+  /** the container runtime (default podman with the agent's containers.conf) */
+  runtime?: ContainerRuntime;
+  clock?: Clock;
+  /** how often workers look at the runtime for exited containers (default 1 s) */
+  relistMs?: number;
+  /** how often orphaned sandboxes are looked for while connected (default 10 s) */
+  sweepMs?: number;
+}
+
+function podKey(ns: string | undefined, name: string | undefined): string {
+  return `${ns ?? ""}/${name ?? ""}`;
+}
+
+/** A running node agent. */
+export class Agent {
+  readonly #o: AgentOptions;
+  readonly #clock: Clock;
+  readonly #client: ApiClient;
+  readonly #workers = new Map<string, { worker: PodWorker; pod: KubeObject }>();
+  readonly #reported = new Map<string, string>();
+  readonly #pods = new Map<string, KubeObject>();
+  #runtime!: ContainerRuntime;
+  #cache!: Deno.Kv;
+  #heartbeat!: NodeHeartbeat;
+  #reflector!: Reflector;
+  #server!: Deno.HttpServer<Deno.NetAddr>;
+  #nodeIp = "";
+  #stopped = false;
+  readonly #abort = new AbortController();
+  #sweeping: Promise<void> | undefined;
+
+  constructor(options: AgentOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#client = new ApiClient({
+      server: options.server,
+      token: options.token,
+      ...(options.caCert ? { caCert: options.caCert } : {}),
+    });
+  }
+
+  /** The address of the log endpoint. */
+  get address(): Deno.NetAddr {
+    return this.#server.addr;
+  }
+
+  /** Start everything; pods from the local cache start before the control plane is reached. */
+  async start(): Promise<void> {
+    const dir = this.#o.dataDir;
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    if (this.#o.runtime) {
+      this.#runtime = this.#o.runtime;
+    } else {
+      await PodmanRuntime.writeContainersConf(`${dir}/containers.conf`);
+      this.#runtime = new PodmanRuntime({ configPath: `${dir}/containers.conf` });
+    }
+    this.#cache = await Deno.openKv(`${dir}/agent.kv`);
+    const machine = await readMachineInfo();
+    this.#nodeIp = this.#o.nodeIp ?? machine.internalIp;
+    this.#server = Deno.serve(
+      {
+        hostname: this.#o.listen.hostname,
+        port: this.#o.listen.port,
+        onListen: () => {},
+      },
+      logHandler({
+        runtime: this.#runtime,
+        token: this.#o.token,
+        findPod: (ns, name) => this.#pods.get(podKey(ns, name)),
+      }),
+    );
+
+    const cached = await this.#loadCache();
+    for (const pod of cached.pods) this.#upsert(pod);
+
+    const runtimeVersion = await this.#runtime.version();
+    this.#heartbeat = new NodeHeartbeat({
+      client: this.#client,
+      nodeName: this.#o.nodeName,
+      clock: this.#clock,
+      node: async (now) =>
+        nodeObject({ ...machine, internalIp: this.#nodeIp }, {
+          name: this.#o.nodeName,
+          labels: this.#o.labels ?? {},
+          containerRuntimeVersion: runtimeVersion,
+          agentPort: this.#server.addr.port,
+          images: await this.#runtime.listImages().catch(() => []),
+          version: AGENT_VERSION,
+        }, now),
+    });
+    await this.#heartbeat.start(false);
+
+    this.#reflector = new Reflector({
+      client: this.#client,
+      path: "/api/v1/pods",
+      query: { fieldSelector: `spec.nodeName=${this.#o.nodeName}` },
+      clock: this.#clock,
+      ...(cached.resourceVersion
+        ? { resumeFrom: { resourceVersion: cached.resourceVersion, objects: cached.pods } }
+        : {}),
+      onChange: (type, pod) => {
+        if (type === "DELETED") this.#forget(pod);
+        else this.#upsert(pod);
+        this.#saveResourceVersion();
+      },
+      onSynced: () => this.#sweep(),
+    });
+    this.#reflector.start();
+    this.#sweeping = this.#sweepLoop();
+  }
+
+  /**
+   * Remove orphaned sandboxes whenever the pod list is known to be current: after each relist
+   * and periodically while connected (a resumed watch never relists, and a cleanup that an
+   * agent restart interrupted must still finish).
+   */
+  async #sweepLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      await this.#clock.sleep(this.#o.sweepMs ?? 10_000, signal);
+      if (signal.aborted) break;
+      if (this.#reflector.connected && this.#reflector.resourceVersion) this.#sweep();
+    }
+  }
+
+  #sweep(): void {
+    this.#removeOrphans().catch((e) => console.error("agent: orphan cleanup:", e));
+  }
+
+  /** Stop the agent. Pods keep running; a restarted agent adopts them. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#abort.abort();
+    await this.#sweeping;
+    await this.#reflector?.stop();
+    await this.#heartbeat?.stop();
+    for (const { worker } of this.#workers.values()) worker.close();
+    await this.#server?.shutdown();
+    this.#cache?.close();
+    this.#client.close();
+  }
+
+  async #loadCache(): Promise<{ pods: KubeObject[]; resourceVersion: string }> {
+    const pods: KubeObject[] = [];
+    for await (const entry of this.#cache.list<KubeObject>({ prefix: ["pod"] })) {
+      pods.push(entry.value);
+    }
+    const rv = await this.#cache.get<string>(["rv"]);
+    return { pods, resourceVersion: rv.value ?? "" };
+  }
+
+  #saveResourceVersion(): void {
+    const rv = this.#reflector?.resourceVersion;
+    if (rv) this.#cache.set(["rv"], rv).catch(() => {});
+  }
+
+  /** A pod was added or changed: remember it and (re)sync its worker. */
+  #upsert(pod: KubeObject): void {
+    if (this.#stopped) return;
+    const uid = pod.metadata.uid!;
+    this.#pods.set(podKey(pod.metadata.namespace, pod.metadata.name), pod);
+    this.#cache.set(["pod", uid], pod).catch(() => {});
+    let entry = this.#workers.get(uid);
+    if (!entry) {
+      const worker = new PodWorker({
+        runtime: this.#runtime,
+        clock: this.#clock,
+        nodeName: this.#o.nodeName,
+        hostIP: this.#nodeIp,
+        inputs: (p) => this.#inputs(p),
+        onStatus: (status) => this.#report(this.#workers.get(uid)?.pod ?? pod, status),
+        ...(this.#o.relistMs ? { relistMs: this.#o.relistMs } : {}),
+      });
+      entry = { worker, pod };
+      this.#workers.set(uid, entry);
+    }
+    entry.pod = pod;
+    const worker = entry.worker;
+    worker.sync(pod).then(async (status) => {
+      await this.#report(pod, status);
+      if (pod.metadata.deletionTimestamp && worker.terminated) await this.#finishDeletion(pod);
+    }).catch((e) => console.error(`agent: sync ${pod.metadata.name}:`, e));
+  }
+
+  /** The pod is gone from the API: stop its containers, drop its state. */
+  #forget(pod: KubeObject): void {
+    const uid = pod.metadata.uid!;
+    this.#pods.delete(podKey(pod.metadata.namespace, pod.metadata.name));
+    const entry = this.#workers.get(uid);
+    this.#workers.delete(uid);
+    this.#reported.delete(uid);
+    this.#cache.delete(["pod", uid]).catch(() => {});
+    (async () => {
+      if (entry && !entry.worker.terminated) await entry.worker.terminate(pod);
+      entry?.worker.close();
+      await this.#runtime.removeSandbox(uid);
+      await removePodDir(this.#o.dataDir, uid);
+    })().catch((e) => console.error(`agent: cleanup ${pod.metadata.name}:`, e));
+  }
+
+  /** After graceful termination, delete the pod object for good (grace 0, uid precondition). */
+  async #finishDeletion(pod: KubeObject): Promise<void> {
+    const path = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`;
+    try {
+      await this.#client.delete(path, {
+        gracePeriodSeconds: 0,
+        preconditions: { uid: pod.metadata.uid },
+      });
+    } catch (e) {
+      if (!(e instanceof ApiError && e.reason === "Conflict")) throw e;
+    }
+  }
+
+  /** Containers of pods this node no longer runs are removed once the API has been listed. */
+  async #removeOrphans(): Promise<void> {
+    const live = new Set(this.#reflector.items().map((p) => p.metadata.uid));
+    for (const sandbox of await this.#runtime.listSandboxes(this.#o.nodeName)) {
+      if (live.has(sandbox.podUid)) continue;
+      const entry = this.#workers.get(sandbox.podUid);
+      this.#workers.delete(sandbox.podUid);
+      entry?.worker.close();
+      await this.#runtime.removeSandbox(sandbox.podUid);
+      await removePodDir(this.#o.dataDir, sandbox.podUid);
+      await this.#cache.delete(["pod", sandbox.podUid]);
+    }
+  }
+
+  /** Send a pod's status when it changed since the last successful report. */
+  async #report(pod: KubeObject, status: unknown): Promise<void> {
+    const uid = pod.metadata.uid!;
+    if (!this.#workers.has(uid) || this.#stopped) return;
+    const text = JSON.stringify(status);
+    if (this.#reported.get(uid) === text) return;
+    const path = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`;
+    try {
+      await this.#client.patch(path, [
+        { op: "test", path: "/metadata/uid", value: uid },
+        { op: "add", path: "/status", value: status },
+      ], "application/json-patch+json");
+      this.#reported.set(uid, text);
+    } catch {
+      // Unreachable control plane or a replaced pod: the next sync reports again.
+    }
+  }
+
+  /** ConfigMaps, Secrets and volume directories for a pod, from the API or the local cache. */
+  async #inputs(pod: KubeObject): Promise<PodInputs> {
+    const ns = pod.metadata.namespace!;
+    const refs = referencedSources(pod);
+    const configMaps: Record<string, Record<string, string>> = {};
+    const secrets: Record<string, Record<string, string>> = {};
+    for (
+      const [kind, names, into] of [
+        ["configmaps", refs.configMaps, configMaps],
+        ["secrets", refs.secrets, secrets],
+      ] as const
+    ) {
+      for (const name of names) {
+        const data = await this.#fetchData(kind, ns, name);
+        if (data) into[name] = data;
+      }
+    }
+    const volumeDirs = await prepareVolumes(this.#o.dataDir, pod, { configMaps, secrets });
+    return { configMaps, secrets, volumeDirs };
+  }
+
+  async #fetchData(
+    kind: "configmaps" | "secrets",
+    ns: string,
+    name: string,
+  ): Promise<Record<string, string> | undefined> {
+    const key = [kind, ns, name];
+    try {
+      const obj = await this.#client.get(`/api/v1/namespaces/${ns}/${kind}/${name}`);
+      if (!obj) {
+        await this.#cache.delete(key);
+        return undefined;
+      }
+      const data = isPlainObject(obj.data) ? obj.data as Record<string, string> : {};
+      await this.#cache.set(key, data);
+      return data;
+    } catch {
+      return (await this.#cache.get<Record<string, string>>(key)).value ?? undefined;
+    }
+  }
+}
