@@ -86,6 +86,8 @@ export interface Cluster {
   readonly token: string;
   readonly kubeconfigPath: string;
   readonly dataDir: string;
+  /** the Node name of the local agent (`up` mode) */
+  readonly nodeName: string;
   /** the server's process id */
   readonly pid: number;
   /** Runs `/usr/bin/kubectl ARGS` with `KUBECONFIG` set to this cluster. */
@@ -383,9 +385,25 @@ async function spawnServer(
   mode: "up" | "server",
   dataDir: string,
   listen: string,
+  nodeName: string,
 ): Promise<ServerProcess> {
+  // Each test cluster's agent gets its own node name (agents sweep sandboxes by node label, so
+  // clusters sharing this machine's podman must not share one) and stays on loopback.
+  const agentArgs = mode === "up"
+    ? ["--node-name", nodeName, "--node-ip", "127.0.0.1", "--agent-listen", "127.0.0.1:0"]
+    : [];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "mod.ts", mode, "--data-dir", dataDir, "--listen", listen],
+    args: [
+      "run",
+      "--allow-all",
+      "mod.ts",
+      mode,
+      "--data-dir",
+      dataDir,
+      "--listen",
+      listen,
+      ...agentArgs,
+    ],
     cwd: ROOT,
     env: { DENO_NO_UPDATE_CHECK: "1" },
     stdin: "null",
@@ -498,13 +516,14 @@ function base64Decode(text: string): Uint8Array {
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const mode = options.mode ?? "up";
+  const nodeName = `test-${crypto.randomUUID().slice(0, 8)}`;
   const root = await Deno.makeTempDir({ prefix: "edge-test-" });
   const dataDir = `${root}/data`;
   const cacheDir = `${root}/kube-cache`;
   await Deno.mkdir(dataDir);
   let server: ServerProcess;
   try {
-    server = await spawnServer(mode, dataDir, "127.0.0.1:0");
+    server = await spawnServer(mode, dataDir, "127.0.0.1:0", nodeName);
   } catch (error) {
     await Deno.remove(root, { recursive: true });
     throw error;
@@ -540,6 +559,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     token,
     kubeconfigPath,
     dataDir,
+    nodeName,
     get pid() {
       return server.child.pid;
     },
@@ -568,7 +588,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     },
     async restart() {
       await stopServer(server);
-      server = await spawnServer(mode, dataDir, `127.0.0.1:${port}`);
+      server = await spawnServer(mode, dataDir, `127.0.0.1:${port}`, nodeName);
     },
     async stop() {
       if (stopped) return;
