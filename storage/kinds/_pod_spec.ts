@@ -782,6 +782,14 @@ export function validatePodSpec(spec: PodSpecValue, path: string, forPod: boolea
       if (volumes.has(v.name)) causes.push(duplicateValue(`${vp}.name`, v.name));
       volumes.add(v.name);
     }
+    const hostPath = (v as { hostPath?: { path?: unknown } }).hostPath?.path;
+    if (typeof hostPath === "string" && hostPath !== "") {
+      if (!hostPath.startsWith("/")) {
+        causes.push(invalidValue(`${vp}.hostPath.path`, hostPath, "must be an absolute path"));
+      } else if (hostPath.split("/").includes("..")) {
+        causes.push(invalidValue(`${vp}.hostPath.path`, hostPath, "must not contain '..'"));
+      }
+    }
     const sources = VOLUME_SOURCES.filter((k) => (v as Record<string, unknown>)[k] !== undefined);
     if (sources.length === 0) causes.push(requiredValue(vp, "must specify a volume type"));
     else if (sources.length > 1) {

@@ -543,3 +543,23 @@ Deno.test("pods columns fill IP, Node, Nominated Node and Readiness Gates", () =
     "Readiness Gates",
   ]);
 });
+
+Deno.test("pods.validate() refuses relative and backstepping hostPath volumes", () => {
+  for (const [path, why] of [["relative/dir", "absolute"], ["/srv/../etc", "'..'"]] as const) {
+    const body = {
+      metadata: { name: "p", namespace: "default" },
+      spec: {
+        containers: [{ name: "c", image: "busybox:1" }],
+        volumes: [{ name: "v", hostPath: { path } }],
+      },
+    };
+    assert.throws(
+      () => validateObject(pods, body, { fieldValidation: "Strict" }),
+      (e: unknown) =>
+        e instanceof ApiError && e.code === 422 &&
+        e.details?.causes?.some((c) =>
+            c.field === "spec.volumes[0].hostPath.path" && c.message.includes(why)
+          ) === true,
+    );
+  }
+});

@@ -1,0 +1,345 @@
+/**
+ * S2 end to end on real podman through `up`, driven by stock kubectl: the scheduler binds,
+ * the agent runs pods as podman pods, status and logs flow back, restarts adopt containers.
+ * All traffic stays on 127.0.0.1 (probes run inside the pods' own network namespaces).
+ */
+import assert from "node:assert/strict";
+import { type Cluster, startCluster } from "./_harness.ts";
+
+const KUBECTL = "/usr/bin/kubectl";
+const IMAGE = "localhost/edge-test:1";
+
+async function haveTools(): Promise<string | undefined> {
+  for (const tool of [KUBECTL, "/usr/bin/podman"]) {
+    try {
+      await Deno.stat(tool);
+    } catch {
+      return `${tool} is not installed`;
+    }
+  }
+  return undefined;
+}
+
+async function buildImage(): Promise<void> {
+  const out = await new Deno.Command("bash", {
+    args: [new URL("../scripts/build_test_image.sh", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+}
+
+async function podman(args: string[]): Promise<string> {
+  const out = await new Deno.Command("podman", { args, stdout: "piped", stderr: "piped" })
+    .output();
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Poll `check` until it returns a value, for at most `ms`. */
+async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+interface PodView {
+  metadata: { uid: string; name: string };
+  spec: { nodeName?: string };
+  status: {
+    phase?: string;
+    podIP?: string;
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+    containerStatuses?: Array<{
+      name: string;
+      containerID?: string;
+      ready: boolean;
+      restartCount: number;
+      state: Record<string, { reason?: string; exitCode?: number }>;
+      lastState: Record<string, { exitCode?: number; reason?: string }>;
+    }>;
+  };
+}
+
+async function getPod(c: Cluster, name: string): Promise<PodView> {
+  const r = await c.kubectl(["get", "pod", name, "-o", "json"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+const HELLO = `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: hello-config}
+data: {GREETING: "hello from a configmap"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hello}
+spec:
+  terminationGracePeriodSeconds: 2
+  initContainers:
+  - name: init
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo init-ran > /work/index.html"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  containers:
+  - name: web
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    command: ["httpd", "-f", "-p", "8080", "-h", "/work"]
+    volumeMounts: [{name: work, mountPath: /work}]
+    readinessProbe: {httpGet: {path: /index.html, port: 8080}, periodSeconds: 1}
+  - name: client
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    env:
+    - name: GREETING
+      valueFrom: {configMapKeyRef: {name: hello-config, key: GREETING}}
+    command: ["sh", "-c", "echo $GREETING; while true; do wget -qO- http://127.0.0.1:8080/index.html; sleep 1; done"]
+  volumes: [{name: work, emptyDir: {}}]
+`;
+
+const CRASHER = `
+apiVersion: v1
+kind: Pod
+metadata: {name: crasher}
+spec:
+  containers:
+  - {name: c, image: ${IMAGE}, imagePullPolicy: Never, command: ["sh", "-c", "echo boom; exit 3"]}
+`;
+
+const GREEDY = `
+apiVersion: v1
+kind: Pod
+metadata: {name: greedy}
+spec:
+  containers:
+  - {name: c, image: ${IMAGE}, imagePullPolicy: Never, resources: {requests: {cpu: "512"}}}
+`;
+
+Deno.test({
+  name: "pods run on real podman through up and stock kubectl",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const missing = await haveTools();
+    if (missing) {
+      console.log(`skipped: ${missing}`);
+      return;
+    }
+    await buildImage();
+    const c = await startCluster();
+    try {
+      await t.step("the local node registers and is Ready", async () => {
+        await until("node Ready", async () => {
+          const r = await c.kubectl(["get", "node", c.nodeName, "-o", "json"]);
+          if (r.code !== 0) return undefined;
+          const node = JSON.parse(r.stdout);
+          const ready = node.status.conditions.find((x: { type: string }) => x.type === "Ready");
+          return ready?.status === "True" ? true : undefined;
+        });
+      });
+
+      await t.step(
+        "init container, two containers over 127.0.0.1, emptyDir, ConfigMap env and a readiness probe → Running and Ready",
+        async () => {
+          const applied = await c.kubectl(["apply", "-f", "-"], { stdin: HELLO });
+          assert.equal(applied.code, 0, applied.stderr);
+          const pod = await until("hello Ready", async () => {
+            const p = await getPod(c, "hello");
+            const ready = p.status.conditions?.find((x) => x.type === "Ready");
+            return ready?.status === "True" ? p : undefined;
+          });
+          assert.equal(pod.status.phase, "Running");
+          assert.equal(pod.spec.nodeName, c.nodeName);
+          assert.match(pod.status.podIP ?? "", /^\d+\.\d+\.\d+\.\d+$/);
+          for (const s of pod.status.containerStatuses ?? []) {
+            assert.match(s.containerID ?? "", /^podman:\/\/[0-9a-f]{64}$/);
+            assert.ok(s.state.running, `${s.name} is running`);
+          }
+        },
+      );
+
+      await t.step("kubectl logs shows the containers' output", async () => {
+        const logs = await until("client output", async () => {
+          const r = await c.kubectl(["logs", "hello", "-c", "client", "--tail=20"]);
+          return r.code === 0 && r.stdout.includes("init-ran") ? r.stdout : undefined;
+        });
+        assert.match(logs, /init-ran/);
+        const first = await c.kubectl(["logs", "hello", "-c", "client"]);
+        assert.match(first.stdout, /^hello from a configmap$/m);
+        const defaulted = await c.kubectl(["logs", "hello", "--tail=1"]);
+        assert.equal(defaulted.code, 0, "kubectl defaults to the first container");
+      });
+
+      await t.step(
+        "a container that exits non-zero is restarted with back-off and lastState.terminated.exitCode",
+        async () => {
+          assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: CRASHER })).code, 0);
+          const pod = await until("two restarts", async () => {
+            const p = await getPod(c, "crasher");
+            const s = p.status.containerStatuses?.[0];
+            return s && s.restartCount >= 2 ? p : undefined;
+          });
+          const s = pod.status.containerStatuses![0]!;
+          assert.equal(s.lastState.terminated?.exitCode, 3);
+          const waiting = await until("CrashLoopBackOff", async () => {
+            const p = await getPod(c, "crasher");
+            const w = p.status.containerStatuses?.[0]?.state.waiting;
+            return w?.reason === "CrashLoopBackOff" ? w : undefined;
+          });
+          assert.equal(waiting.reason, "CrashLoopBackOff");
+        },
+      );
+
+      await t.step(
+        "a pod requesting more cpu than exists stays Pending with the reason",
+        async () => {
+          assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: GREEDY })).code, 0);
+          const cond = await until("Unschedulable", async () => {
+            const p = await getPod(c, "greedy");
+            const sched = p.status.conditions?.find((x) => x.type === "PodScheduled");
+            return sched?.reason === "Unschedulable" ? sched : undefined;
+          });
+          assert.equal(cond.status, "False");
+          assert.equal(cond.message, "0/1 nodes are available: 1 Insufficient cpu.");
+          const described = await c.kubectl(["describe", "pod", "greedy"]);
+          assert.match(described.stdout, /FailedScheduling/);
+        },
+      );
+
+      await t.step(
+        "restarting up leaves running containers' ids and restartCounts unchanged",
+        async () => {
+          const before = await getPod(c, "hello");
+          const ids = (before.status.containerStatuses ?? []).map((s) => s.containerID).sort();
+          await c.restart();
+          await until("the API back", async () => {
+            const r = await c.kubectl(["get", "pod", "hello"]);
+            return r.code === 0 ? true : undefined;
+          });
+          await new Promise((r) => setTimeout(r, 3000));
+          const after = await getPod(c, "hello");
+          assert.deepEqual(
+            (after.status.containerStatuses ?? []).map((s) => s.containerID).sort(),
+            ids,
+          );
+          assert.deepEqual(
+            (after.status.containerStatuses ?? []).map((s) => s.restartCount),
+            (before.status.containerStatuses ?? []).map((s) => s.restartCount),
+          );
+          const running = await podman([
+            "ps",
+            "--filter",
+            `label=io.edge.pod.uid=${after.metadata.uid}`,
+            "--format",
+            "{{.ID}}",
+          ]);
+          assert.ok(running.trim().split("\n").length >= 2, "containers still running");
+        },
+      );
+
+      await t.step("deleting a pod removes its containers", async () => {
+        const pod = await getPod(c, "hello");
+        const del = await c.kubectl(["delete", "pod", "hello", "crasher", "greedy"]);
+        assert.equal(del.code, 0, del.stderr);
+        await until("containers gone", async () => {
+          const left = await podman([
+            "ps",
+            "-a",
+            "--filter",
+            `label=io.edge.pod.uid=${pod.metadata.uid}`,
+            "--format",
+            "{{.ID}}",
+          ]);
+          return left.trim() === "" ? true : undefined;
+        });
+      });
+
+      await t.step("bad pod specs are refused at the API with 422", async () => {
+        const bad = (container: string) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: bad}
+spec:
+  containers:
+  - ${container}
+`;
+        const cases = [
+          `{name: c, image: ${IMAGE}, command: "not-a-list"}`,
+          `{name: c, image: ${IMAGE}, readinessProbe: {tcpSocket: {port: 70000}}}`,
+        ];
+        for (const container of cases) {
+          const r = await c.kubectl(["apply", "-f", "-"], { stdin: bad(container) });
+          assert.notEqual(r.code, 0, container);
+          assert.match(r.stderr, /is invalid|Invalid value|unknown|cannot/, container);
+        }
+        const hostPath = `
+apiVersion: v1
+kind: Pod
+metadata: {name: bad}
+spec:
+  containers: [{name: c, image: ${IMAGE}}]
+  volumes: [{name: v, hostPath: {path: "relative/dir"}}]
+`;
+        const r = await c.kubectl(["apply", "-f", "-"], { stdin: hostPath });
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /hostPath/);
+      });
+
+      await t.step(
+        "an invalid image reference surfaces as InvalidImageName on the pod, not an agent crash",
+        async () => {
+          const pod = `
+apiVersion: v1
+kind: Pod
+metadata: {name: badimage}
+spec:
+  containers: [{name: c, image: "UPPER/Case:bad tag"}]
+`;
+          assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: pod })).code, 0);
+          const waiting = await until("InvalidImageName", async () => {
+            const p = await getPod(c, "badimage");
+            const w = p.status.containerStatuses?.[0]?.state.waiting;
+            return w?.reason === "InvalidImageName" ? w : undefined;
+          });
+          assert.equal(waiting.reason, "InvalidImageName");
+          const node = await c.kubectl(["get", "node", c.nodeName]);
+          assert.match(node.stdout, /Ready/, "the agent is still serving");
+        },
+      );
+    } finally {
+      for (const pod of ["hello", "crasher", "greedy", "badimage"]) {
+        await c.kubectl([
+          "delete",
+          "pod",
+          pod,
+          "--ignore-not-found",
+          "--grace-period=0",
+          "--force",
+        ]);
+      }
+      await c.stop();
+      const pods = await podman([
+        "pod",
+        "ps",
+        "-q",
+        "--filter",
+        `label=io.edge.node=${c.nodeName}`,
+      ]);
+      for (const id of pods.split("\n").filter((x) => x.trim())) {
+        await podman(["pod", "rm", "-f", "-t", "0", id.trim()]);
+      }
+    }
+  },
+});
