@@ -109,6 +109,15 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: flaky}
+spec:
+  terminationGracePeriodSeconds: 1
+  nodeSelector: {zone: b}
+  containers:
+  - {name: c, image: ${IMAGE}, imagePullPolicy: Never, command: ["sh", "-c", "sleep 2; exit 1"]}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: spread-1, labels: {app: spread}}
 spec:
   terminationGracePeriodSeconds: 1
@@ -157,6 +166,8 @@ Deno.test({
     let server: Proc | undefined;
     const agents: Record<string, Proc | undefined> = {};
     const nodeName = (m: string) => `node-${id}-${m}`;
+    const serverArgs = ["server", "--data-dir", `${root}/cp`, "--listen", `${cp.ip}:6443`];
+    let agentArgs: (m: string) => string[] = () => [];
     try {
       const build = await new Deno.Command("bash", {
         args: [`${ROOT}/scripts/build_test_image.sh`],
@@ -164,17 +175,11 @@ Deno.test({
         stderr: "piped",
       }).output();
       assert.ok(build.success, new TextDecoder().decode(build.stderr));
-      server = await spawnIn(fabric, "cp", [
-        "server",
-        "--data-dir",
-        `${root}/cp`,
-        "--listen",
-        `${cp.ip}:6443`,
-      ], "ready at");
+      server = await spawnIn(fabric, "cp", serverArgs, "ready at");
       const token = (await Deno.readTextFile(`${root}/cp/admin.token`)).trim();
-      for (const m of ["a", "b"]) {
+      agentArgs = (m: string) => {
         const ip = fabric.members[m]!.ip;
-        agents[m] = await spawnIn(fabric, m, [
+        return [
           "agent",
           "--server",
           `https://${cp.ip}:6443`,
@@ -192,7 +197,10 @@ Deno.test({
           `zone=${m}`,
           "--data-dir",
           `${root}/agent-${m}`,
-        ], "edge agent: running");
+        ];
+      };
+      for (const m of ["a", "b"]) {
+        agents[m] = await spawnIn(fabric, m, agentArgs(m), "edge agent: running");
       }
 
       await t.step("both nodes register and become Ready", async () => {
@@ -211,15 +219,16 @@ Deno.test({
       await t.step("nodeSelector and pod anti-affinity place pods on the right nodes", async () => {
         const applied = await kubectl(["apply", "-f", "-"], PODS);
         assert.equal(applied.code, 0, applied.stderr);
-        const placement = await until("three running pods", async () => {
+        const placement = await until("four running pods", async () => {
           const r = await kubectl(["get", "pods", "-o", "json"]);
           const pods = JSON.parse(r.stdout).items as Array<
             { metadata: { name: string }; spec: { nodeName?: string }; status: { phase?: string } }
           >;
-          if (pods.length !== 3 || pods.some((p) => p.status.phase !== "Running")) return undefined;
+          if (pods.length !== 4 || pods.some((p) => p.status.phase !== "Running")) return undefined;
           return Object.fromEntries(pods.map((p) => [p.metadata.name, p.spec.nodeName]));
         });
         assert.equal(placement.pinned, nodeName("b"));
+        assert.equal(placement.flaky, nodeName("b"));
         assert.notEqual(placement["spread-1"], placement["spread-2"]);
         const logs = await until("logs from node b", async () => {
           const r = await kubectl(["logs", "pinned"]);
@@ -255,6 +264,71 @@ Deno.test({
           running.map((l) => l.split(" ")[0]),
         );
       });
+
+      await t.step(
+        "with the control plane down, a restarted agent keeps its pods and restarts crashed containers; it catches up on reconnect",
+        async () => {
+          const containersOnB = async () => {
+            const r = await runIn(fabric, "b", "podman", [
+              "ps",
+              "-a",
+              "--filter",
+              `label=io.edge.node=${nodeName("b")}`,
+              "--format",
+              "json",
+            ]);
+            const list = JSON.parse(r.stdout || "[]") as Array<
+              { Id: string; State: string; Labels: Record<string, string> | null; IsInfra: boolean }
+            >;
+            return list.filter((c) => !c.IsInfra && c.Labels?.["io.edge.container.name"]).map((
+              c,
+            ) => ({
+              id: c.Id,
+              state: c.State,
+              pod: c.Labels?.["io.edge.pod.name"] ?? "",
+              attempt: Number(c.Labels?.["io.edge.container.attempt"] ?? "0"),
+            }));
+          };
+          const pinnedBefore = (await containersOnB()).find((c) =>
+            c.pod === "pinned" && c.state === "running"
+          );
+          assert.ok(pinnedBefore, "pinned runs on node b");
+          await stopProc(server);
+          server = undefined;
+          await stopProc(agents.b);
+          agents.b = await spawnIn(fabric, "b", agentArgs("b"), "edge agent: running");
+          const attemptsThen = Math.max(
+            ...(await containersOnB()).filter((c) => c.pod === "flaky").map((c) => c.attempt),
+          );
+          const restarted = await until("a crash restarted without the control plane", async () => {
+            const flaky = (await containersOnB()).filter((c) => c.pod === "flaky");
+            const newest = Math.max(...flaky.map((c) => c.attempt));
+            return newest > attemptsThen ? newest : undefined;
+          }, 90_000);
+          const pinnedAfter = (await containersOnB()).find((c) => c.id === pinnedBefore.id);
+          assert.equal(pinnedAfter?.state, "running", "adopted, not recreated");
+
+          server = await spawnIn(fabric, "cp", serverArgs, "ready at");
+          await until("status caught up", async () => {
+            const r = await kubectl(["get", "pod", "flaky", "-o", "json"]);
+            const pod = JSON.parse(r.stdout);
+            const count = pod.status.containerStatuses?.[0]?.restartCount ?? 0;
+            return count >= restarted ? true : undefined;
+          }, 90_000);
+          const pinned = JSON.parse((await kubectl(["get", "pod", "pinned", "-o", "json"])).stdout);
+          assert.equal(
+            pinned.status.containerStatuses[0].containerID,
+            `podman://${
+              (await runIn(fabric, "b", "podman", [
+                "inspect",
+                "--format",
+                "{{.Id}}",
+                pinnedBefore.id,
+              ])).stdout.trim()
+            }`,
+          );
+        },
+      );
     } finally {
       for (const m of ["a", "b"]) await stopProc(agents[m]);
       await stopProc(server);
