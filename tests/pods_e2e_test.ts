@@ -178,6 +178,9 @@ Deno.test({
         assert.match(logs, /init-ran/);
         const first = await c.kubectl(["logs", "hello", "-c", "client"]);
         assert.match(first.stdout, /^hello from a configmap$/m);
+        const ours = await c.ctl(["logs", "hello", "-c", "client", "--tail", "5"]);
+        assert.equal(ours.code, 0, ours.stderr);
+        assert.match(ours.stdout, /init-ran/);
         const defaulted = await c.kubectl(["logs", "hello", "--tail=1"]);
         assert.equal(defaulted.code, 0, "kubectl defaults to the first container");
       });

@@ -33,6 +33,7 @@ import { applyManifests } from "./apply.ts";
 import { deleteManifests, deleteResources } from "./delete.ts";
 import { describe } from "./describe.ts";
 import { get } from "./get.ts";
+import { logs } from "./logs.ts";
 import { type ClusterAccess, loadKubeconfig } from "./kubeconfig.ts";
 
 /** The outside world of one `runCtl` call; every field defaults to the real one. */
@@ -157,6 +158,38 @@ Options:
         ...optional("labelSelector", stringFlag(parsed, "selector")),
       }),
   },
+  logs: {
+    flags: [
+      { name: "container", short: "c", type: "string" },
+      { name: "follow", short: "f", type: "bool" },
+      { name: "tail", type: "string" },
+      { name: "timestamps", type: "bool" },
+      { name: "previous", short: "p", type: "bool" },
+      { name: "since", type: "string" },
+    ],
+    usage: `Print the logs for a container in a pod.
+
+Usage:
+  ctl logs POD [-c CONTAINER] [flags]
+
+Options:
+  -c, --container=''   Container name (needed when the pod has several)
+  -f, --follow         Keep streaming new lines
+      --tail=-1        Only the last N lines
+      --timestamps     Prefix each line with its RFC 3339 timestamp
+  -p, --previous       The previous (terminated) instance of the container
+      --since=''       Only lines newer than a duration, e.g. 5s, 2m, 1h
+`,
+    run: (ctx, parsed) =>
+      logs(ctx, parsed.positionals, {
+        follow: boolFlag(parsed, "follow"),
+        timestamps: boolFlag(parsed, "timestamps"),
+        previous: boolFlag(parsed, "previous"),
+        ...optional("container", stringFlag(parsed, "container")),
+        ...optional("tail", stringFlag(parsed, "tail")),
+        ...optional("since", stringFlag(parsed, "since")),
+      }),
+  },
   delete: {
     flags: [
       FILENAME,
@@ -207,6 +240,7 @@ Commands:
   apply      Apply a configuration to a resource by file name or stdin
   get        Display one or many resources
   describe   Show details of a specific resource or group of resources
+  logs       Print the logs for a container in a pod
   delete     Delete resources by file names, stdin, resources and names, or by label selector
 
 Global flags:
