@@ -43,12 +43,29 @@ export function findFeasibleNodes(pod: PodInfo, snapshot: Snapshot): Diagnosis {
   const state = new CycleState(pod, snapshot);
   const feasible: NodeInfo[] = [];
   const rejected = new Map<string, readonly string[]>();
-  for (const node of snapshot.nodes()) {
+  const nodes = snapshot.nodes();
+  const wanted = numFeasibleNodesToFind(nodes.length);
+  const start = snapshot.nextStartNodeIndex % Math.max(1, nodes.length);
+  let processed = 0;
+  for (; processed < nodes.length && feasible.length < wanted; processed++) {
+    const node = nodes[(start + processed) % nodes.length]!;
     const reasons = runFilters(pod, node, state);
     if (reasons) rejected.set(node.name, reasons);
     else feasible.push(node);
   }
+  snapshot.nextStartNodeIndex = nodes.length ? (start + processed) % nodes.length : 0;
   return { feasible, rejected };
+}
+
+/**
+ * How many feasible nodes are enough to score (kube-scheduler's `numFeasibleNodesToFind` with
+ * the adaptive `percentageOfNodesToScore`): every node up to 100, then 50% − nodes/125 of them
+ * (at least 5%, at least 100). An unschedulable pod still has every node examined.
+ */
+export function numFeasibleNodesToFind(nodeCount: number): number {
+  if (nodeCount < 100) return nodeCount;
+  const percentage = Math.max(5, 50 - Math.floor(nodeCount / 125));
+  return Math.max(100, Math.floor((nodeCount * percentage) / 100));
 }
 
 /** kube-scheduler's `FitError` message for `nodeCount` nodes rejected for these reasons. */

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { testNode, testPod } from "./_testing.ts";
 import { podInfo } from "./pod_info.ts";
-import { fitErrorMessage, NO_NODES_MESSAGE, schedulePod } from "./schedule.ts";
+import {
+  fitErrorMessage,
+  NO_NODES_MESSAGE,
+  numFeasibleNodesToFind,
+  schedulePod,
+} from "./schedule.ts";
 import { imageLocalityScorer } from "./scores.ts";
 import { Snapshot } from "./snapshot.ts";
 
@@ -161,4 +166,12 @@ Deno.test("Snapshot counts a pod bound to a node that appears later", () => {
   snapshot.deletePod("default/early");
   assert.equal(snapshot.node("n1")?.requested.milliCpu, 0);
   assert.equal(snapshot.node("n1")?.pods.size, 0);
+});
+
+Deno.test("numFeasibleNodesToFind() follows kube-scheduler's adaptive percentage", () => {
+  assert.equal(numFeasibleNodesToFind(50), 50);
+  assert.equal(numFeasibleNodesToFind(100), 100);
+  assert.equal(numFeasibleNodesToFind(1000), 420);
+  assert.equal(numFeasibleNodesToFind(5000), 500);
+  assert.equal(numFeasibleNodesToFind(200), 100);
 });

@@ -148,6 +148,11 @@ function occupiesNode(obj: KubeObject): boolean {
 
 /** The cluster as the scheduler sees it; see the module doc. */
 export class Snapshot {
+  /**
+   * Where the next scheduling cycle starts looking for feasible nodes (kube-scheduler's
+   * `nextStartNodeIndex`), so that stopping early still gives every node its turn.
+   */
+  nextStartNodeIndex = 0;
   readonly #nodes = new Map<string, NodeInfo>();
   #sorted: NodeInfo[] | undefined;
   /** bound pods by `namespace/name` */
