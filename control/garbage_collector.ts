@@ -37,6 +37,7 @@ import { apiVersionOf, type ResourceType, storeKey } from "../storage/resource.t
 import { ApiError } from "../storage/status.ts";
 import type { Store, StoreEvent, StoreWatch } from "../storage/store.ts";
 import { type DeleteOptions, Objects } from "./api/objects.ts";
+import { WorkQueue } from "./work_queue.ts";
 
 const ORPHAN = "orphan";
 const FOREGROUND = "foregroundDeletion";
@@ -76,10 +77,8 @@ export class GarbageCollector {
   readonly #nodes = new Map<string, GraphNode>();
   /** owner uid → uids of the objects whose ownerReferences name it */
   readonly #dependents = new Map<string, Set<string>>();
-  readonly #queue = new Set<string>();
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  readonly #queue: WorkQueue;
   readonly #abort = new AbortController();
-  #wake: (() => void) | undefined;
   #stopped = false;
   #watch: StoreWatch | undefined;
   #done: Promise<void> | undefined;
@@ -89,12 +88,21 @@ export class GarbageCollector {
     this.#objects = new Objects(options.store);
     for (const rt of options.types) this.#kinds.set(kindKey(apiVersionOf(rt), rt.kind), rt);
     this.#retryMs = options.retryMs ?? 1000;
+    this.#queue = new WorkQueue({
+      reconcile: (uid) => this.reconcile(uid),
+      onError: (uid, e) => {
+        const key = this.#nodes.get(uid)?.key ?? uid;
+        console.error(`garbage collector: reconcile ${key}:`, e);
+      },
+      retryMs: this.#retryMs,
+    });
   }
 
   /** Start: build the graph from a list of everything, enqueue what may need work, then watch. */
   async start(): Promise<void> {
     const revision = await this.#relist();
-    this.#done = Promise.all([this.#follow(revision), this.#work()]).then(() => {});
+    this.#queue.start();
+    this.#done = this.#follow(revision);
   }
 
   /** Stop the watch, the worker and pending retries; resolves once all of them have ended. */
@@ -102,10 +110,7 @@ export class GarbageCollector {
     this.#stopped = true;
     this.#abort.abort();
     this.#watch?.close();
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    this.#wake?.();
-    await this.#done;
+    await Promise.all([this.#queue.stop(), this.#done]);
   }
 
   /**
@@ -142,7 +147,7 @@ export class GarbageCollector {
     this.#dependents.clear();
     for (const obj of listed.items) {
       const node = this.#insert(obj);
-      if (node && needsAttention(node)) this.#enqueue(node.uid);
+      if (node && needsAttention(node)) this.#queue.add(node.uid);
     }
     return listed.revision;
   }
@@ -156,14 +161,14 @@ export class GarbageCollector {
       if (!old) return;
       this.#unlink(old);
       this.#nodes.delete(uid);
-      for (const dep of this.#dependents.get(uid) ?? []) this.#enqueue(dep);
+      for (const dep of this.#dependents.get(uid) ?? []) this.#queue.add(dep);
       this.#enqueueWaitingOwners(old.ownerReferences);
       return;
     }
     const node = this.#insert(ev.object);
     if (!node) return;
-    if (!old) { for (const dep of this.#dependents.get(uid) ?? []) this.#enqueue(dep); }
-    if (needsAttention(node)) this.#enqueue(uid);
+    if (!old) { for (const dep of this.#dependents.get(uid) ?? []) this.#queue.add(dep); }
+    if (needsAttention(node)) this.#queue.add(uid);
     this.#enqueueWaitingOwners([...(old?.ownerReferences ?? []), ...node.ownerReferences]);
   }
 
@@ -210,7 +215,7 @@ export class GarbageCollector {
   #enqueueWaitingOwners(refs: OwnerReference[]): void {
     for (const ref of refs) {
       const owner = this.#nodes.get(ref.uid);
-      if (owner && isDeletingDependents(owner)) this.#enqueue(owner.uid);
+      if (owner && isDeletingDependents(owner)) this.#queue.add(owner.uid);
     }
   }
 
@@ -275,40 +280,6 @@ export class GarbageCollector {
     });
   }
 
-  #enqueue(uid: string): void {
-    if (this.#stopped) return;
-    this.#queue.add(uid);
-    this.#wake?.();
-  }
-
-  async #work(): Promise<void> {
-    while (!this.#stopped) {
-      const next = this.#queue.values().next();
-      if (next.done) {
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        this.#wake = undefined;
-        continue;
-      }
-      const uid = next.value;
-      this.#queue.delete(uid);
-      let again = false;
-      try {
-        again = await this.reconcile(uid);
-      } catch (e) {
-        const key = this.#nodes.get(uid)?.key ?? uid;
-        console.error(`garbage collector: reconcile ${key}:`, e);
-        again = true;
-      }
-      if (again && !this.#stopped) {
-        const t = setTimeout(() => {
-          this.#timers.delete(t);
-          this.#enqueue(uid);
-        }, this.#retryMs);
-        this.#timers.add(t);
-      }
-    }
-  }
-
   // ---- what reconcile does ----
 
   /** Orphan: strip the owner from every dependent's ownerReferences, then drop `orphan`. */
@@ -343,7 +314,7 @@ export class GarbageCollector {
       if (dep.ownerReferences.some((r) => r.uid === owner.uid && r.blockOwnerDeletion === true)) {
         blocking++;
       }
-      if (!dep.deletionTimestamp) this.#enqueue(dep.uid);
+      if (!dep.deletionTimestamp) this.#queue.add(dep.uid);
     }
     if (blocking === 0) await this.#removeFinalizer(owner, FOREGROUND);
   }

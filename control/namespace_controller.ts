@@ -13,6 +13,7 @@ import { type ResourceType, storePrefix } from "../storage/resource.ts";
 import { ApiError } from "../storage/status.ts";
 import type { Store } from "../storage/store.ts";
 import { namespaceSpecFinalizers, Objects } from "./api/objects.ts";
+import { WorkQueue } from "./work_queue.ts";
 
 /** Options of {@linkcode NamespaceController}. */
 export interface NamespaceControllerOptions {
@@ -28,10 +29,7 @@ export class NamespaceController {
   readonly #objects: Objects;
   readonly #types: readonly ResourceType[];
   readonly #namespaceType: ResourceType;
-  readonly #retryMs: number;
-  readonly #queue = new Set<string>();
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
-  #wake: (() => void) | undefined;
+  readonly #queue: WorkQueue;
   #stopped = false;
   #watch: ReturnType<Store["watch"]> | undefined;
   #done: Promise<void> | undefined;
@@ -43,68 +41,37 @@ export class NamespaceController {
     const nsType = options.types.find((rt) => rt.group === "" && rt.kind === "Namespace");
     if (!nsType) throw new Error("NamespaceController needs the Namespace resource type");
     this.#namespaceType = nsType;
-    this.#retryMs = options.retryMs ?? 1000;
+    this.#queue = new WorkQueue({
+      reconcile: (name) => this.reconcile(name),
+      onError: (name, e) => console.error(`namespace controller: reconcile ${name}:`, e),
+      retryMs: options.retryMs ?? 1000,
+    });
   }
 
   /** Start: enqueue every namespace, then follow changes. */
   async start(): Promise<void> {
     const listed = await this.#store.list("/core/namespaces/");
-    for (const ns of listed.items) this.#enqueue(ns.metadata.name!);
+    for (const ns of listed.items) this.#queue.add(ns.metadata.name!);
     this.#watch = this.#store.watch("/core/namespaces/", listed.revision);
     const watch = this.#watch;
     const watching = (async () => {
       try {
         for await (const ev of watch) {
-          if (ev.type !== "DELETED") this.#enqueue(ev.object.metadata.name!);
+          if (ev.type !== "DELETED") this.#queue.add(ev.object.metadata.name!);
         }
       } catch (e) {
         if (!this.#stopped) console.error("namespace controller: watch ended:", e);
       }
     })();
-    this.#done = Promise.all([watching, this.#work()]).then(() => {});
+    this.#queue.start();
+    this.#done = watching;
   }
 
   /** Stop the watch, the worker and pending retries. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#watch?.close();
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    this.#wake?.();
-    await this.#done;
-  }
-
-  #enqueue(name: string): void {
-    if (this.#stopped) return;
-    this.#queue.add(name);
-    this.#wake?.();
-  }
-
-  async #work(): Promise<void> {
-    while (!this.#stopped) {
-      const next = this.#queue.values().next();
-      if (next.done) {
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        this.#wake = undefined;
-        continue;
-      }
-      const name = next.value;
-      this.#queue.delete(name);
-      let again = false;
-      try {
-        again = await this.reconcile(name);
-      } catch (e) {
-        console.error(`namespace controller: reconcile ${name}:`, e);
-        again = true;
-      }
-      if (again && !this.#stopped) {
-        const t = setTimeout(() => {
-          this.#timers.delete(t);
-          this.#enqueue(name);
-        }, this.#retryMs);
-        this.#timers.add(t);
-      }
-    }
+    await Promise.all([this.#queue.stop(), this.#done]);
   }
 
   /** Converge one namespace; returns true when it must be looked at again later. */

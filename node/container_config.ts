@@ -26,6 +26,7 @@
 import { createHash } from "node:crypto";
 import type { KubeObject } from "../storage/object.ts";
 import type { ContainerValue, PodSpecValue } from "../storage/kinds/_pod_spec.ts";
+import { milliValue, wholeValue } from "../storage/quantity.ts";
 import { type ContainerConfig, type Mount, RuntimeError } from "./runtime.ts";
 
 /** What a container's config needs from outside the Pod object. */
@@ -42,57 +43,6 @@ export interface ContainerInputs {
   hostIP: string;
   /** node allocatable, used by `resourceFieldRef` when the container sets no limit */
   nodeAllocatable?: { cpuMillis: number; memoryBytes: number };
-}
-
-const QUANTITY_RE =
-  /^([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$/;
-const BINARY_POWERS: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
-const DECIMAL_EXPONENTS: Record<string, number> = {
-  n: -9,
-  u: -6,
-  m: -3,
-  "": 0,
-  k: 3,
-  M: 6,
-  G: 9,
-  T: 12,
-  P: 15,
-  E: 18,
-};
-
-/**
- * `ceil(q × 10^scale)` of a Kubernetes quantity, computed exactly (no floating point):
- * `scaledQuantity("500m", 3)` is 500 (millicores), `scaledQuantity("64Mi", 0)` is 67108864.
- *
- * @throws {RangeError} when `q` is not a quantity
- */
-export function scaledQuantity(q: string | number, scale: number): number {
-  const text = typeof q === "number" ? String(q) : q.trim();
-  const m = QUANTITY_RE.exec(text);
-  if (!m) throw new RangeError(`Cannot parse quantity '${text}'`);
-  const sign = m[1] === "-" ? -1n : 1n;
-  const [whole = "", fraction = ""] = (m[2] ?? "0").split(".");
-  const suffix = m[3] ?? "";
-  let digits = BigInt((whole + fraction) || "0") * sign;
-  let exp10 = scale - fraction.length;
-  const power = BINARY_POWERS[suffix];
-  if (power !== undefined) digits *= 2n ** BigInt(power);
-  else exp10 += DECIMAL_EXPONENTS[suffix] ?? Number(suffix.slice(1));
-  if (exp10 >= 0) return Number(digits * 10n ** BigInt(exp10));
-  const denominator = 10n ** BigInt(-exp10);
-  const quotient = digits / denominator;
-  const ceil = digits % denominator > 0n ? quotient + 1n : quotient;
-  return Number(ceil);
-}
-
-/** A cpu quantity in millicores, rounded up: `"500m"` → 500, `"1"` → 1000, `"0.5"` → 500. */
-export function cpuMillis(q: string | number): number {
-  return scaledQuantity(q, 3);
-}
-
-/** A memory quantity in bytes, rounded up: `"64Mi"` → 67108864, `"1G"` → 1e9, `"129e6"`. */
-export function memoryBytes(q: string | number): number {
-  return scaledQuantity(q, 0);
 }
 
 function canonicalJson(v: unknown): string {
@@ -205,19 +155,19 @@ function resourceFieldValue(
   const divisor = ref.divisor ?? 1;
   if (isCpu) {
     const millis = quantity !== undefined
-      ? cpuMillis(quantity)
+      ? milliValue(quantity)
       : section === "limits"
       ? inputs.nodeAllocatable?.cpuMillis ?? 0
       : 0;
-    const per = cpuMillis(divisor);
+    const per = milliValue(divisor);
     return String(Math.ceil(millis / per));
   }
   const bytes = quantity !== undefined
-    ? memoryBytes(quantity)
+    ? wholeValue(quantity)
     : section === "limits"
     ? inputs.nodeAllocatable?.memoryBytes ?? 0
     : 0;
-  return String(Math.ceil(bytes / memoryBytes(divisor)));
+  return String(Math.ceil(bytes / wholeValue(divisor)));
 }
 
 interface Source {
@@ -372,8 +322,8 @@ export function containerConfigFor(
   if (container.workingDir) config.workingDir = container.workingDir;
   const limits = container.resources.limits ?? {};
   try {
-    if (limits.cpu !== undefined) config.cpuLimitMillis = cpuMillis(limits.cpu);
-    if (limits.memory !== undefined) config.memoryLimitBytes = memoryBytes(limits.memory);
+    if (limits.cpu !== undefined) config.cpuLimitMillis = milliValue(limits.cpu);
+    if (limits.memory !== undefined) config.memoryLimitBytes = wholeValue(limits.memory);
   } catch (e) {
     throw configError((e as Error).message);
   }

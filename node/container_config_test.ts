@@ -3,9 +3,7 @@ import { testPod } from "./_worker_test_pod.ts";
 import {
   containerConfigFor,
   type ContainerInputs,
-  cpuMillis,
   expandVars,
-  memoryBytes,
   specHash,
 } from "./container_config.ts";
 import { RuntimeError } from "./runtime.ts";
@@ -24,20 +22,6 @@ function first(pod: ReturnType<typeof testPod>) {
   assert.ok(c);
   return c;
 }
-
-Deno.test("cpuMillis() and memoryBytes() parse Kubernetes quantities exactly", () => {
-  assert.equal(cpuMillis("500m"), 500);
-  assert.equal(cpuMillis("1"), 1000);
-  assert.equal(cpuMillis("0.5"), 500);
-  assert.equal(cpuMillis("0.1"), 100);
-  assert.equal(cpuMillis(2), 2000);
-  assert.equal(memoryBytes("64Mi"), 67108864);
-  assert.equal(memoryBytes("1G"), 1e9);
-  assert.equal(memoryBytes("128974848"), 128974848);
-  assert.equal(memoryBytes("129e6"), 129e6);
-  assert.equal(memoryBytes("1.5Gi"), 1610612736);
-  assert.throws(() => memoryBytes("12XB"), RangeError);
-});
 
 Deno.test("expandVars() expands $(VAR), keeps unknown references and unescapes $$", () => {
   const vars = new Map([["A", "x"], ["B", "y"]]);

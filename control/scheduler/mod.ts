@@ -7,7 +7,6 @@
 
 export * from "./filters.ts";
 export * from "./pod_info.ts";
-export * from "./quantity.ts";
 export * from "./schedule.ts";
 export * from "./scheduler.ts";
 export * from "./scores.ts";

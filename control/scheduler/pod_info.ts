@@ -19,7 +19,7 @@ import {
   matchesLabelSelector,
 } from "../../storage/labels.ts";
 import type { KubeObject } from "../../storage/object.ts";
-import { milliValue, wholeValue } from "./quantity.ts";
+import { milliValue, wholeValue } from "../../storage/quantity.ts";
 
 type PodSpec = Pod["spec"];
 type Container = PodSpec["containers"][number];

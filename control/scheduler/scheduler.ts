@@ -35,6 +35,7 @@ import { apiVersionOf, type ResourceType, storeKey } from "../../storage/resourc
 import { ApiError } from "../../storage/status.ts";
 import type { Store, StoreEvent, StoreWatch } from "../../storage/store.ts";
 import { Objects, timestamp } from "../api/objects.ts";
+import { WorkQueue } from "../work_queue.ts";
 import { schedulePod } from "./schedule.ts";
 import { Snapshot } from "./snapshot.ts";
 
@@ -177,13 +178,13 @@ export class Scheduler {
   readonly #unschedulable = new Map<string, string>();
   /** pod uid → its last FailedScheduling Event */
   readonly #recorded = new Map<string, RecordedEvent>();
-  readonly #queue = new Set<string>();
+  readonly #queue: WorkQueue;
+  /** the resync timer and the watches' relist pauses */
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   readonly #abort = new AbortController();
   readonly #watches = new Set<StoreWatch>();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #eventSeq = 0;
-  #wake: (() => void) | undefined;
   #stopped = false;
   #done: Promise<void> | undefined;
 
@@ -199,6 +200,11 @@ export class Scheduler {
     this.#name = options.schedulerName ?? DEFAULT_SCHEDULER_NAME;
     this.#retryMs = options.retryMs ?? 1000;
     this.#resyncMs = options.resyncMs ?? 60_000;
+    this.#queue = new WorkQueue({
+      reconcile: (key) => this.reconcile(key),
+      onError: (key, e) => console.error(`scheduler: schedule ${key}:`, e),
+      retryMs: this.#retryMs,
+    });
   }
 
   /** Start: fill the cache from lists, follow the watches, schedule what is pending. */
@@ -211,10 +217,10 @@ export class Scheduler {
     const revisions: number[] = [];
     for (const [prefix, observe] of sources) revisions.push(await this.#relist(prefix, observe));
     this.#scheduleResync();
-    this.#done = Promise.all([
-      ...sources.map(([prefix, observe], i) => this.#follow(prefix, revisions[i] ?? 0, observe)),
-      this.#work(),
-    ]).then(() => {});
+    this.#queue.start();
+    this.#done = Promise.all(
+      sources.map(([prefix, observe], i) => this.#follow(prefix, revisions[i] ?? 0, observe)),
+    ).then(() => {});
   }
 
   /** Stop the watches, the worker and every timer; resolves once all of them have ended. */
@@ -226,8 +232,7 @@ export class Scheduler {
     this.#timers.clear();
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    this.#wake?.();
-    await this.#done;
+    await Promise.all([this.#queue.stop(), this.#done]);
   }
 
   /**
@@ -385,7 +390,7 @@ export class Scheduler {
     const waitingWith = this.#unschedulable.get(key);
     if (waitingWith !== undefined && waitingWith === schedulingInputs(obj)) return;
     this.#unschedulable.delete(key);
-    this.#enqueue(key);
+    this.#queue.add(key);
   }
 
   /** Forget a deleted pod; true when it counted against a node. */
@@ -547,7 +552,7 @@ export class Scheduler {
   #retryUnschedulable(): void {
     const keys = [...this.#unschedulable.keys()];
     this.#unschedulable.clear();
-    for (const key of keys) this.#enqueue(key);
+    for (const key of keys) this.#queue.add(key);
   }
 
   #scheduleResync(): void {
@@ -558,40 +563,5 @@ export class Scheduler {
       this.#scheduleResync();
     }, this.#resyncMs);
     this.#timers.add(t);
-  }
-
-  // ---- the work queue ----
-
-  #enqueue(key: string): void {
-    if (this.#stopped) return;
-    this.#queue.add(key);
-    this.#wake?.();
-  }
-
-  async #work(): Promise<void> {
-    while (!this.#stopped) {
-      const next = this.#queue.values().next();
-      if (next.done) {
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        this.#wake = undefined;
-        continue;
-      }
-      const key = next.value;
-      this.#queue.delete(key);
-      let again = false;
-      try {
-        again = await this.reconcile(key);
-      } catch (e) {
-        console.error(`scheduler: schedule ${key}:`, e);
-        again = true;
-      }
-      if (again && !this.#stopped) {
-        const t = setTimeout(() => {
-          this.#timers.delete(t);
-          this.#enqueue(key);
-        }, this.#retryMs);
-        this.#timers.add(t);
-      }
-    }
   }
 }

@@ -23,6 +23,7 @@
 import type { Node } from "../../storage/kinds/node.ts";
 import type { Pod } from "../../storage/kinds/pod.ts";
 import type { KubeObject } from "../../storage/object.ts";
+import { milliValue, wholeValue } from "../../storage/quantity.ts";
 import {
   type HostPort,
   normalizedImageName,
@@ -30,7 +31,6 @@ import {
   podInfo,
   type Resources,
 } from "./pod_info.ts";
-import { milliValue, wholeValue } from "./quantity.ts";
 
 /** The taint a node whose Ready condition is False (or missing) carries. */
 export const TAINT_NOT_READY = "node.kubernetes.io/not-ready";

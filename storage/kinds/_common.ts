@@ -8,12 +8,10 @@
 import { z } from "zod";
 import type { KubeObject } from "../object.ts";
 import { isPlainObject } from "../object.ts";
+import { QUANTITY_PATTERN } from "../quantity.ts";
 import { notSupportedValue, requiredValue, type StatusCause } from "../status.ts";
 import { causesFor, forbidden, qualifiedNameErrors, validateLabels } from "../validation.ts";
 import { StringMap, Time } from "./_meta.ts";
-
-const QUANTITY_RE =
-  /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$/;
 
 /** Kubernetes' message for a malformed quantity. */
 export const QUANTITY_MESSAGE =
@@ -21,7 +19,7 @@ export const QUANTITY_MESSAGE =
 
 /** resource.Quantity: `"500m"`, `"1Gi"`, `2`. */
 export const Quantity = z
-  .union([z.string().regex(QUANTITY_RE), z.number()], { error: QUANTITY_MESSAGE })
+  .union([z.string().regex(QUANTITY_PATTERN), z.number()], { error: QUANTITY_MESSAGE })
   .meta({ "x-kubernetes-int-or-string": true });
 
 /** A map of resource name to quantity (`limits`, `requests`, `capacity`). */
@@ -31,40 +29,6 @@ export const ResourceList = z.record(z.string(), Quantity);
 export const IntOrString = z
   .union([z.int(), z.string()], { error: "must be an integer or a string" })
   .meta({ "x-kubernetes-int-or-string": true });
-
-const BINARY: Record<string, number> = {
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-const DECIMAL: Record<string, number> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-};
-
-/** The numeric value of a quantity (`"500m"` → 0.5, `"1Ki"` → 1024); NaN when malformed. */
-export function quantityValue(q: unknown): number {
-  if (typeof q === "number") return q;
-  if (typeof q !== "string") return NaN;
-  const m = QUANTITY_RE.exec(q);
-  if (!m) return NaN;
-  const suffix = m[3] ?? "";
-  const base = Number(q.slice(0, q.length - suffix.length));
-  if (suffix === "") return base;
-  if (suffix in BINARY) return base * (BINARY[suffix] ?? 1);
-  if (suffix in DECIMAL) return base * (DECIMAL[suffix] ?? 1);
-  return base * 10 ** Number(suffix.slice(1));
-}
 
 /** metav1.LabelSelectorRequirement */
 export const LabelSelectorRequirement = z.strictObject({

@@ -14,7 +14,8 @@ import { timestampSince } from "../duration.ts";
 import type { KubeObject } from "../object.ts";
 import type { ResourceType } from "../resource.ts";
 import type { StatusCause } from "../status.ts";
-import { at, fieldGetter, objects, quantityValue, str } from "./_common.ts";
+import { scaledValue } from "../quantity.ts";
+import { at, fieldGetter, objects, str } from "./_common.ts";
 import { ageColumn, column, nameColumn, objectSchema } from "./_meta.ts";
 import {
   type ContainerValue,
@@ -36,23 +37,24 @@ export type Pod = z.output<typeof PodSchema>;
 
 /** The QoS class of a pod spec (`GetPodQOS`): Guaranteed, Burstable or BestEffort. */
 export function podQosClass(spec: PodSpecValue): "Guaranteed" | "Burstable" | "BestEffort" {
-  const requests = new Map<string, number>();
-  const limits = new Map<string, number>();
+  // in nano units, the finest precision Kubernetes keeps: the sums compare exactly
+  const requests = new Map<string, bigint>();
+  const limits = new Map<string, bigint>();
   let guaranteed = true;
   const all: ContainerValue[] = [...(spec.initContainers ?? []), ...spec.containers];
   for (const c of all) {
     for (const [name, q] of Object.entries(c.resources.requests ?? {})) {
       if (name !== "cpu" && name !== "memory") continue;
-      const v = quantityValue(q);
-      if (v > 0) requests.set(name, (requests.get(name) ?? 0) + v);
+      const v = scaledValue(q, 9);
+      if (v > 0n) requests.set(name, (requests.get(name) ?? 0n) + v);
     }
     const found = new Set<string>();
     for (const [name, q] of Object.entries(c.resources.limits ?? {})) {
       if (name !== "cpu" && name !== "memory") continue;
-      const v = quantityValue(q);
-      if (v > 0) {
+      const v = scaledValue(q, 9);
+      if (v > 0n) {
         found.add(name);
-        limits.set(name, (limits.get(name) ?? 0) + v);
+        limits.set(name, (limits.get(name) ?? 0n) + v);
       }
     }
     if (!found.has("cpu") || !found.has("memory")) guaranteed = false;

@@ -265,6 +265,22 @@ Deno.test("podQosClass() computes Guaranteed, Burstable and BestEffort", () => {
   assert.equal(mixed.status?.qosClass, "Burstable");
 });
 
+Deno.test("podQosClass() sums requests and limits exactly", () => {
+  const container = (name: string, request: string, limit: string) => ({
+    name,
+    image: "i",
+    resources: {
+      requests: { cpu: request, memory: "1Mi" },
+      limits: { cpu: limit, memory: "1Mi" },
+    },
+  });
+  // 0.1 + 0.2 is 0.30000000000000004 in floating point, and 0.25 + 0.05 is 0.3
+  const pod = create(
+    base({ containers: [container("a", "0.1", "250m"), container("b", "0.2", "50m")] }),
+  );
+  assert.equal(pod.status?.qosClass, "Guaranteed");
+});
+
 Deno.test("pods validation reports container, port, volume and env problems", () => {
   assert.deepEqual(causes(base({ containers: [] })), [["spec.containers", "Required value"]]);
   const got = causes(base({
