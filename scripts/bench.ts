@@ -1,23 +1,41 @@
 /**
  * The benchmark (`deno task bench`, or `deno task bench --quick` for a smoke run).
  *
- * Starts `mod.ts up` on a fresh temp data dir at 127.0.0.1 (ephemeral port) and prints one
- * markdown table:
- * - RSS of the idle server (VmRSS from /proc after start-up and a settle pause), and again
- *   after the load below;
- * - ConfigMap create throughput and p50/p99 latency at 1, 10 and 50 concurrent clients;
- * - watch delivery latency p50/p99 with 100 and 1000 concurrent watch streams.
+ * Prints one markdown table:
+ * - scheduler throughput (placement logic only, simulated nodes) at 100 and 1000 nodes, in a
+ *   fresh Deno process, before any cluster runs;
+ * - on `mod.ts up` (fresh temp data dir, 127.0.0.1, ephemeral port): RSS of the idle process;
+ *   pod start latency (POST → watch shows both containers running) side by side with raw
+ *   podman and `podman kube play` starting the same pod; ConfigMap create throughput and
+ *   p50/p99 latency at 1, 10 and 50 concurrent clients; watch delivery latency p50/p99 with
+ *   100 and 1000 concurrent watch streams; RSS again after all that;
+ * - on `mod.ts server` plus a separate `mod.ts agent` process: the agent's RSS idle, the same
+ *   pod starts through that agent, and the agent's RSS after them.
  *
  * All traffic goes to 127.0.0.1; every load loop is bounded in count and in time. The client
- * runs on the same machine as the server, so both share its cores.
+ * runs on the same machine as the server, so both share its cores. Every podman pod the run
+ * creates is removed at the end, also when it fails.
  *
  * @module
  */
 
-import { type Cluster, startCluster } from "../tests/_harness.ts";
+import { type Cluster, sleep, startCluster } from "../tests/_harness.ts";
 import { benchCreate } from "./_bench_create.ts";
+import {
+  type AgentProcess,
+  apiStart,
+  benchPodStarts,
+  kubePlayStart,
+  Podman,
+  rawPodmanStart,
+  startAgentProcess,
+  type StartResult,
+  waitNodeReady,
+} from "./_bench_pods.ts";
+import { benchSchedule } from "./_bench_sched.ts";
 import { benchWatch } from "./_bench_watch.ts";
 import { formatMs, markdownTable, percentile, type Row } from "./_bench_stats.ts";
+import { LABELS } from "../node/runtime.ts";
 
 interface Plan {
   settleMs: number;
@@ -26,6 +44,15 @@ interface Plan {
   createMaxMs: number;
   watchLevels: number[];
   watchChanges: number;
+  /** measured pod starts per method, after `podWarmup` unmeasured ones */
+  podStarts: number;
+  podWarmup: number;
+  /** bound on all pod starts of one cluster */
+  podStartsMaxMs: number;
+  /** simulated node counts, and pods scheduled onto them per run */
+  scheduleNodes: number[];
+  schedulePods: number;
+  scheduleRuns: number;
 }
 
 const FULL: Plan = {
@@ -35,6 +62,12 @@ const FULL: Plan = {
   createMaxMs: 20_000,
   watchLevels: [100, 1_000],
   watchChanges: 20,
+  podStarts: 20,
+  podWarmup: 1,
+  podStartsMaxMs: 600_000,
+  scheduleNodes: [100, 1_000],
+  schedulePods: 1_000,
+  scheduleRuns: 3,
 };
 
 const QUICK: Plan = {
@@ -44,7 +77,18 @@ const QUICK: Plan = {
   createMaxMs: 5_000,
   watchLevels: [10, 100],
   watchChanges: 3,
+  podStarts: 3,
+  podWarmup: 1,
+  podStartsMaxMs: 120_000,
+  scheduleNodes: [100, 1_000],
+  schedulePods: 200,
+  scheduleRuns: 1,
 };
+
+/** Bound on one pod start, and on one pod's clean-up. */
+const POD_TIMEOUT_MS = 60_000;
+/** Namespace of the benchmark's pods. */
+const POD_NAMESPACE = "bench-pods";
 
 /** VmRSS of a process in MiB, from /proc/PID/status. */
 async function rssMiB(pid: number): Promise<number> {
@@ -52,6 +96,10 @@ async function rssMiB(pid: number): Promise<number> {
   const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
   if (!match) throw new Error(`/proc/${pid}/status has no VmRSS line`);
   return Number(match[1]) / 1024;
+}
+
+function rssRow(benchmark: string, setting: string, mib: number): Row {
+  return { benchmark, setting, result: `${mib.toFixed(1)} MiB`, p50: "", p99: "" };
 }
 
 /** Creates a namespace for one benchmark, so runs do not see each other's objects. */
@@ -70,21 +118,40 @@ function log(message: string): void {
   console.error(`bench: ${message}`);
 }
 
+/** What every part of the run shares: the table, the problems seen, podman and names. */
+interface Run {
+  plan: Plan;
+  rows: Row[];
+  notes: string[];
+  podman: Podman;
+  /** scratch directory (containers.conf, kube play manifests) */
+  dir: string;
+  /** every benchmark pod name starts with this */
+  prefix: string;
+  /** nodes whose agents ran benchmark pods (their sandboxes carry the node label) */
+  nodes: Set<string>;
+}
+
 async function main(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
   const plan = quick ? QUICK : FULL;
-  const rows: Row[] = [];
-  const notes: string[] = [];
-
-  log("starting mod.ts up on 127.0.0.1:0");
-  await using cluster = await startCluster();
+  const dir = await Deno.makeTempDir({ prefix: "edge-bench-" });
+  const id = crypto.randomUUID().slice(0, 8);
+  const run: Run = {
+    plan,
+    rows: [],
+    notes: [],
+    podman: await Podman.inDir(dir),
+    dir,
+    prefix: `edgebench-${id}`,
+    nodes: new Set(),
+  };
   try {
-    await measure(cluster, plan, rows, notes);
-  } catch (error) {
-    const { stderr } = cluster.logs();
-    throw new Error(
-      `benchmark failed: ${error}\n--- server stderr (tail) ---\n${stderr.slice(-4000)}`,
-    );
+    await measureScheduler(run);
+    await measureUp(run);
+    await measureAgent(run, `bench-${id}`);
+  } finally {
+    await cleanUp(run);
   }
 
   const date = new Date().toISOString().replace(/\.\d+Z$/, "Z");
@@ -94,20 +161,132 @@ async function main(args: string[]): Promise<void> {
       `${Deno.build.os}/${Deno.build.arch}, ${date}. Client and server on the same machine, ` +
       `traffic over 127.0.0.1.\n`,
   );
-  console.log(markdownTable(rows));
-  if (notes.length > 0) console.log(`\nProblems seen:\n${notes.map((n) => `- ${n}`).join("\n")}`);
+  console.log(markdownTable(run.rows));
+  if (run.notes.length > 0) {
+    console.log(`\nProblems seen:\n${run.notes.map((n) => `- ${n}`).join("\n")}`);
+  }
 }
 
-/** Runs every measurement in order, appending table rows and notes. */
-async function measure(cluster: Cluster, plan: Plan, rows: Row[], notes: string[]): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, plan.settleMs));
-  rows.push({
-    benchmark: "RSS, idle `up`",
-    setting: `${plan.settleMs / 1000} s after ready`,
-    result: `${(await rssMiB(cluster.pid)).toFixed(1)} MiB`,
-    p50: "",
-    p99: "",
+/** Removes every podman pod this run may have left behind, and the scratch directory. */
+async function cleanUp(run: Run): Promise<void> {
+  const filters = [
+    `name=^${run.prefix}-`,
+    ...[...run.nodes].map((node) => `label=${LABELS.node}=${node}`),
+  ];
+  for (const filter of filters) {
+    try {
+      const removed = await run.podman.removePods(filter);
+      if (removed > 0) log(`clean-up: removed ${removed} podman pod(s) matching ${filter}`);
+    } catch (error) {
+      console.error(`bench: clean-up of podman pods matching ${filter} failed: ${error}`);
+    }
+  }
+  await Deno.remove(run.dir, { recursive: true });
+}
+
+/** Rethrows `error` with the tail of the server's stderr, which usually says why. */
+function withServerLog(cluster: Cluster, error: unknown): Error {
+  return new Error(
+    `benchmark failed: ${error}\n--- server stderr (tail) ---\n${
+      cluster.logs().stderr.slice(-4000)
+    }`,
+  );
+}
+
+/** Scheduler throughput (placement only) at each simulated cluster size. */
+async function measureScheduler(run: Run): Promise<void> {
+  const { plan } = run;
+  for (const nodes of plan.scheduleNodes) {
+    log(
+      `scheduler: ${plan.schedulePods} pods onto ${nodes} simulated nodes, ${plan.scheduleRuns} run(s)`,
+    );
+    const r = await benchSchedule(nodes, plan.schedulePods, plan.scheduleRuns, 120_000);
+    const sorted = [...r.podsPerSecond].sort((a, b) => a - b);
+    const spread = sorted.length > 1
+      ? `, median of ${sorted.length} runs (${Math.round(sorted[0]!)}–${
+        Math.round(sorted[sorted.length - 1]!)
+      })`
+      : "";
+    run.rows.push({
+      benchmark: "schedule (placement only)",
+      setting: `${nodes} nodes, ${plan.schedulePods} pods`,
+      result: `${Math.round(percentile(sorted, 50))} pods/s${spread}`,
+      p50: "",
+      p99: "",
+    });
+  }
+}
+
+/** `×1.23` — how many times `ours` is of `theirs`. */
+function ratio(ours: number, theirs: number): string {
+  return Number.isFinite(ours / theirs) ? `×${(ours / theirs).toFixed(2)}` : "n/a";
+}
+
+/** Pod start rows; the first result is ours and is compared with the others by p50 and p99. */
+function podStartRows(results: StartResult[], settings: string[], run: Run): Row[] {
+  const [ours] = results;
+  return results.map((r, i) => {
+    if (r.firstFailure) run.notes.push(r.firstFailure);
+    let result = `${r.latenciesMs.length} pods`;
+    if (ours && i > 0) {
+      const p50 = ratio(percentile(ours.latenciesMs, 50), percentile(r.latenciesMs, 50));
+      const p99 = ratio(percentile(ours.latenciesMs, 99), percentile(r.latenciesMs, 99));
+      result += `; ours ÷ this: ${p50} p50, ${p99} p99`;
+    }
+    return {
+      benchmark: r.label,
+      setting: settings[i] ?? "",
+      result,
+      p50: formatMs(percentile(r.latenciesMs, 50)),
+      p99: formatMs(percentile(r.latenciesMs, 99)),
+    };
   });
+}
+
+/** Everything measured on `mod.ts up`. */
+async function measureUp(run: Run): Promise<void> {
+  log("starting mod.ts up on 127.0.0.1:0");
+  await using cluster = await startCluster();
+  run.nodes.add(cluster.nodeName);
+  try {
+    await measureOnUp(cluster, run);
+  } catch (error) {
+    throw withServerLog(cluster, error);
+  }
+}
+
+async function measureOnUp(cluster: Cluster, run: Run): Promise<void> {
+  const { plan, rows, notes } = run;
+  await sleep(plan.settleMs);
+  rows.push(
+    rssRow("RSS, idle `up`", `${plan.settleMs / 1000} s after ready`, await rssMiB(cluster.pid)),
+  );
+
+  await waitNodeReady(cluster.endpoint, cluster.nodeName, POD_TIMEOUT_MS);
+  await createNamespace(cluster, POD_NAMESPACE);
+  log(`pod starts: ${plan.podStarts} (+${plan.podWarmup} warm-up) each via up, podman, kube play`);
+  const starts = await benchPodStarts([
+    apiStart({
+      label: "pod start, `up`",
+      endpoint: cluster.endpoint,
+      namespace: POD_NAMESPACE,
+      podman: run.podman,
+      timeoutMs: POD_TIMEOUT_MS,
+    }),
+    rawPodmanStart("pod start, raw podman", run.podman, POD_TIMEOUT_MS),
+    kubePlayStart("pod start, podman kube play", run.podman, run.dir, POD_TIMEOUT_MS),
+  ], {
+    count: plan.podStarts,
+    warmup: plan.podWarmup,
+    maxMs: plan.podStartsMaxMs,
+    namePrefix: `${run.prefix}-up`,
+    log,
+  });
+  rows.push(...podStartRows(starts, [
+    "POST → watch: all running",
+    "pod create + 2× run -d",
+    "until containers run",
+  ], run));
 
   for (const clients of plan.createLevels) {
     const namespace = `bench-create-${clients}`;
@@ -156,13 +335,65 @@ async function measure(cluster: Cluster, plan: Plan, rows: Row[], notes: string[
     });
   }
 
-  rows.push({
-    benchmark: "RSS after the load above",
-    setting: "",
-    result: `${(await rssMiB(cluster.pid)).toFixed(1)} MiB`,
-    p50: "",
-    p99: "",
-  });
+  rows.push(rssRow("RSS of `up` after the load above", "", await rssMiB(cluster.pid)));
+}
+
+/**
+ * The agent on its own: `mod.ts server` plus a separate `mod.ts agent` process, whose RSS is
+ * read idle and after it has run the same pod starts.
+ */
+async function measureAgent(run: Run, nodeName: string): Promise<void> {
+  const { plan, rows } = run;
+  log("starting mod.ts server on 127.0.0.1:0 and a separate mod.ts agent");
+  await using cluster = await startCluster({ mode: "server" });
+  run.nodes.add(nodeName);
+  let agent: AgentProcess | undefined;
+  try {
+    agent = await startAgentProcess({
+      server: cluster.url,
+      token: cluster.token,
+      caFile: `${cluster.dataDir}/pki/ca.crt`,
+      nodeName,
+      dataDir: `${run.dir}/agent`,
+    });
+    await waitNodeReady(cluster.endpoint, nodeName, POD_TIMEOUT_MS);
+    await sleep(plan.settleMs);
+    rows.push(
+      rssRow("RSS, idle `agent`", `${plan.settleMs / 1000} s after Ready`, await rssMiB(agent.pid)),
+    );
+
+    await createNamespace(cluster, POD_NAMESPACE);
+    log(`pod starts: ${plan.podStarts} (+${plan.podWarmup} warm-up) via server + agent`);
+    const starts = await benchPodStarts([
+      apiStart({
+        label: "pod start, `server` + `agent`",
+        endpoint: cluster.endpoint,
+        namespace: POD_NAMESPACE,
+        podman: run.podman,
+        timeoutMs: POD_TIMEOUT_MS,
+      }),
+    ], {
+      count: plan.podStarts,
+      warmup: plan.podWarmup,
+      maxMs: plan.podStartsMaxMs,
+      namePrefix: `${run.prefix}-agent`,
+      log,
+    });
+    rows.push(...podStartRows(starts, ["POST → watch: all running"], run));
+    rows.push(
+      rssRow(
+        "RSS of `agent` after its pod starts",
+        `${starts[0]?.latenciesMs.length ?? 0} + ${plan.podWarmup} pods started, deleted`,
+        await rssMiB(agent.pid),
+      ),
+      rssRow("RSS of `server` after the same", "", await rssMiB(cluster.pid)),
+    );
+  } catch (error) {
+    const agentLog = agent ? `\n--- agent stderr (tail) ---\n${agent.stderr().slice(-4000)}` : "";
+    throw new Error(`${withServerLog(cluster, error).message}${agentLog}`);
+  } finally {
+    await agent?.stop();
+  }
 }
 
 if (import.meta.main) {
