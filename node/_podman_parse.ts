@@ -18,6 +18,8 @@ export interface PodmanPod {
   Labels?: Record<string, string> | null;
   /** empty for host-network pods */
   Networks?: string[] | null;
+  /** every container of the pod, its infra container included */
+  Containers?: Array<{ Id: string }> | null;
 }
 
 /** One entry of `podman ps -a --format json` (the fields we read). */

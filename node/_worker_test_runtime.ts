@@ -12,6 +12,7 @@ import {
   type ContainerRuntime,
   type ContainerStatus,
   type NetworkProbe,
+  type NodeState,
   type ProbeOutcome,
   RuntimeError,
   type SandboxConfig,
@@ -79,6 +80,12 @@ export class TestRuntime implements ContainerRuntime {
 
   listSandboxes(node: string): Promise<SandboxStatus[]> {
     return Promise.resolve([...this.sandboxes.values()].filter((s) => s.node === node));
+  }
+
+  async listNodeState(node: string): Promise<NodeState> {
+    const sandboxes = await this.listSandboxes(node);
+    const containers = await Promise.all(sandboxes.map((s) => this.listContainers(s.podUid)));
+    return { sandboxes, containers: containers.flat() };
   }
 
   removeSandbox(podUid: string): Promise<void> {

@@ -16,6 +16,7 @@ import { type Clock, systemClock } from "../storage/clock.ts";
 import { isPlainObject, type KubeObject } from "../storage/object.ts";
 import { ApiError } from "../storage/status.ts";
 import { ApiClient } from "./api_client.ts";
+import { CachedRuntime } from "./cached_runtime.ts";
 import { logHandler } from "./log_server.ts";
 import { nodeObject, readMachineInfo } from "./node_status.ts";
 import { PodmanRuntime } from "./podman_runtime.ts";
@@ -47,7 +48,10 @@ export interface AgentOptions {
   /** the container runtime (default podman with the agent's containers.conf) */
   runtime?: ContainerRuntime;
   clock?: Clock;
-  /** how often workers look at the runtime for exited containers (default 1 s) */
+  /**
+   * how often workers look at the runtime for exited containers, and how long one node-wide
+   * listing answers them (default 1 s)
+   */
   relistMs?: number;
   /** how often orphaned sandboxes are looked for while connected (default 10 s) */
   sweepMs?: number;
@@ -94,12 +98,18 @@ export class Agent {
   async start(): Promise<void> {
     const dir = this.#o.dataDir;
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    if (this.#o.runtime) {
-      this.#runtime = this.#o.runtime;
-    } else {
+    let runtime = this.#o.runtime;
+    if (!runtime) {
       await PodmanRuntime.writeContainersConf(`${dir}/containers.conf`);
-      this.#runtime = new PodmanRuntime({ configPath: `${dir}/containers.conf` });
+      runtime = new PodmanRuntime({ configPath: `${dir}/containers.conf` });
     }
+    // One node-wide relist per period, shared by every worker (see node/cached_runtime.ts).
+    this.#runtime = new CachedRuntime({
+      runtime,
+      node: this.#o.nodeName,
+      clock: this.#clock,
+      ttlMs: this.#o.relistMs ?? 1_000,
+    });
     this.#cache = await Deno.openKv(`${dir}/agent.kv`);
     const machine = await readMachineInfo();
     this.#nodeIp = this.#o.nodeIp ?? machine.internalIp;

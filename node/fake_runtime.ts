@@ -35,6 +35,7 @@ import {
   type ContainerStatus,
   type LogOptions,
   type NetworkProbe,
+  type NodeState,
   type ProbeOutcome,
   RuntimeError,
   type RuntimeErrorReason,
@@ -260,6 +261,17 @@ export class FakeRuntime implements ContainerRuntime {
         .map((s) => ({ ...s.status })));
   }
 
+  listNodeState(node: string): Promise<NodeState> {
+    return this.#call("listNodeState", () => {
+      const mine = [...this.#sandboxes.values()].filter((s) => s.config.node === node);
+      const uids = new Set(mine.map((s) => s.config.podUid));
+      return {
+        sandboxes: mine.map((s) => ({ ...s.status })),
+        containers: this.#statuses((c) => uids.has(c.config.podUid)),
+      };
+    });
+  }
+
   removeSandbox(podUid: string): Promise<void> {
     return this.#call("removeSandbox", () => {
       this.calls.push(`removeSandbox ${podUid}`);
@@ -385,17 +397,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   listContainers(podUid: string): Promise<ContainerStatus[]> {
-    return this.#call("listContainers", () =>
-      [...this.#containers.values()]
-        .filter((c) => c.config.podUid === podUid)
-        .map((c) => {
-          this.#settle(c);
-          return structuredClone(c.status);
-        })
-        .sort((a, b) =>
-          a.attempt - b.attempt || a.createdAt.getTime() - b.createdAt.getTime() ||
-          a.id.localeCompare(b.id)
-        ));
+    return this.#call("listContainers", () => this.#statuses((c) => c.config.podUid === podUid));
   }
 
   exec(id: string, command: string[], _timeoutMs: number): Promise<ProbeOutcome> {
@@ -488,6 +490,20 @@ export class FakeRuntime implements ContainerRuntime {
     const error = this.#failures.get(method)?.shift();
     if (error) throw error;
     return await body();
+  }
+
+  /** Statuses of the containers passing `filter`, settled, newest attempt last. */
+  #statuses(filter: (c: FakeContainer) => boolean): ContainerStatus[] {
+    return [...this.#containers.values()]
+      .filter(filter)
+      .map((c) => {
+        this.#settle(c);
+        return structuredClone(c.status);
+      })
+      .sort((a, b) =>
+        a.attempt - b.attempt || a.createdAt.getTime() - b.createdAt.getTime() ||
+        a.id.localeCompare(b.id)
+      );
   }
 
   #id(): string {

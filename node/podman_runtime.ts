@@ -54,6 +54,7 @@ import {
   LABELS,
   type LogOptions,
   type NetworkProbe,
+  type NodeState,
   type ProbeOutcome,
   RuntimeError,
   type RuntimeErrorReason,
@@ -103,6 +104,11 @@ export class PodmanRuntime implements ContainerRuntime {
   readonly #env: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #pullTimeoutMs: number;
+  /**
+   * Name and labels of each podman pod seen, by Pod uid: both are fixed by the uid, so
+   * `createContainer` needs no lookup for a pod a listing has shown.
+   */
+  readonly #known = new Map<string, Pick<PodmanPod, "Name" | "Labels">>();
 
   constructor(options: PodmanRuntimeOptions) {
     this.#podman = options.podmanPath ?? "podman";
@@ -156,13 +162,12 @@ export class PodmanRuntime implements ContainerRuntime {
   }
 
   async createSandbox(config: SandboxConfig): Promise<SandboxStatus> {
-    const existing = await this.#podOf(config.podUid);
-    if (existing) return await this.#startInfra(existing);
+    // Creating first saves a lookup in the usual case (the agent asks only for sandboxes it did
+    // not list); when the sandbox exists, its fixed name makes `pod create` fail and we adopt it.
     const created = await this.#run(podCreateArgs(config));
     if (created.code !== 0) {
-      // Another call may have created it in between (the name is fixed by the uid).
-      const raced = await this.#podOf(config.podUid);
-      if (raced) return await this.#startInfra(raced);
+      const existing = await this.#podOf(config.podUid);
+      if (existing) return await this.#startInfra(existing);
       throw this.#error(
         "RuntimeError",
         `Cannot create sandbox for pod ${config.podNamespace}/${config.podName}`,
@@ -184,8 +189,21 @@ export class PodmanRuntime implements ContainerRuntime {
     return pods.map((pod) => sandboxStatus(pod, infras.get(pod.InfraId)));
   }
 
+  /** One `pod ps` of the node's pods, then one `container inspect` of all their containers. */
+  async listNodeState(node: string): Promise<NodeState> {
+    const pods = await this.#pods(`label=${LABELS.node}=${node}`);
+    const ids = new Set(pods.flatMap((p) => [p.InfraId, ...(p.Containers ?? []).map((c) => c.Id)]));
+    const inspected = await this.#inspect([...ids]);
+    const byId = new Map(inspected.map((i) => [i.Id, i]));
+    return {
+      sandboxes: pods.map((pod) => sandboxStatus(pod, byId.get(pod.InfraId))),
+      containers: inspected.flatMap((i) => containerStatus(i) ?? []).sort(byAttempt),
+    };
+  }
+
   async removeSandbox(podUid: string): Promise<void> {
     const pods = await this.#pods(`label=${LABELS.podUid}=${podUid}`);
+    this.#known.delete(podUid);
     if (pods.length === 0) return;
     await this.#podmanOk(
       ["pod", "rm", "--force", "--ignore", "--time", "0", ...pods.map((p) => p.Id)],
@@ -196,7 +214,7 @@ export class PodmanRuntime implements ContainerRuntime {
   async createContainer(config: ContainerConfig): Promise<string> {
     requireImageReference(config.image);
     validateContainerConfig(config);
-    const pod = await this.#podOf(config.podUid);
+    const pod = this.#known.get(config.podUid) ?? await this.#podOf(config.podUid);
     if (!pod) {
       throw new RuntimeError(
         "CreateContainerError",
@@ -211,6 +229,7 @@ export class PodmanRuntime implements ContainerRuntime {
     }
     const result = await this.#run(containerCreateArgs(config, pod.Name, inherited));
     if (result.code !== 0) {
+      this.#known.delete(config.podUid); // the pod may be gone: look it up again next time
       throw this.#error("CreateContainerError", `Cannot create container '${config.name}'`, result);
     }
     return result.stdout.trim();
@@ -370,7 +389,12 @@ export class PodmanRuntime implements ContainerRuntime {
       ["pod", "ps", "--filter", filter, "--format", "json"],
       "Cannot list sandboxes",
     );
-    return parseJsonList<PodmanPod>(out);
+    const pods = parseJsonList<PodmanPod>(out);
+    for (const pod of pods) {
+      const uid = pod.Labels?.[LABELS.podUid];
+      if (uid !== undefined) this.#known.set(uid, { Name: pod.Name, Labels: pod.Labels ?? null });
+    }
+    return pods;
   }
 
   /** Starts a sandbox's infra container if it stopped (not the pod: that would start all). */

@@ -350,6 +350,53 @@ Deno.test("PodmanRuntime: a new instance adopts the same sandboxes and container
   });
 });
 
+Deno.test("PodmanRuntime.listNodeState() sees what listSandboxes() and listContainers() see", async () => {
+  const elsewhere = `${node}-other`;
+  await withSandbox("state-a", async (a) => {
+    await withSandbox("state-b", async (b) => {
+      await withSandbox("state-c", async (c) => {
+        const running = await run(containerConfig(a.podUid, "app"));
+        const exited = await run(
+          containerConfig(a.podUid, "init", { kind: "init", args: ["exit 0"] }),
+        );
+        await waitExited(a.podUid, exited);
+        await run(containerConfig(c.podUid, "app"));
+        const state = await runtime.listNodeState(node);
+        const mine = [a.podUid, b.podUid];
+        assert.deepEqual(
+          state.sandboxes.filter((s) => mine.includes(s.podUid)),
+          (await runtime.listSandboxes(node)).filter((s) => mine.includes(s.podUid)),
+        );
+        assert.ok(!state.sandboxes.some((s) => s.podUid === c.podUid));
+        assert.ok(!state.containers.some((s) => s.podUid === c.podUid));
+        assert.deepEqual(
+          state.containers.filter((s) => s.podUid === a.podUid),
+          await runtime.listContainers(a.podUid),
+        );
+        assert.deepEqual(
+          state.containers.filter((s) => s.podUid === a.podUid).map((s) => [s.id, s.state]),
+          [[running, "running"], [exited, "exited"]],
+        );
+        assert.deepEqual(state.containers.filter((s) => s.podUid === b.podUid), []);
+      }, { node: elsewhere });
+    });
+  });
+});
+
+Deno.test("PodmanRuntime.createContainer() in a sandbox another instance removed fails, then recovers", async () => {
+  await withSandbox("gone-behind", async (config) => {
+    await runtime.listNodeState(node);
+    await new PodmanRuntime({ configPath }).removeSandbox(config.podUid);
+    await assert.rejects(
+      runtime.createContainer(containerConfig(config.podUid, "app")),
+      (e) => e instanceof RuntimeError && e.reason === "CreateContainerError",
+    );
+    await runtime.createSandbox(config);
+    const id = await run(containerConfig(config.podUid, "app"));
+    assert.equal((await runtime.listContainers(config.podUid))[0]?.id, id);
+  });
+});
+
 Deno.test("PodmanRuntime.createContainer() without a sandbox fails CreateContainerError", async () => {
   await assert.rejects(
     runtime.createContainer(containerConfig(crypto.randomUUID(), "app")),

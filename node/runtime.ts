@@ -79,6 +79,16 @@ export interface SandboxStatus {
   createdAt: Date;
 }
 
+/**
+ * Everything one node runs, seen in one look: what {@linkcode ContainerRuntime.listSandboxes}
+ * and {@linkcode ContainerRuntime.listContainers} of each of those sandboxes would report.
+ */
+export interface NodeState {
+  sandboxes: SandboxStatus[];
+  /** the containers of those sandboxes; within each pod, newest attempt last */
+  containers: ContainerStatus[];
+}
+
 /** A bind mount into a container. */
 export interface Mount {
   hostPath: string;
@@ -186,6 +196,13 @@ export interface ContainerRuntime {
 
   /** Sandboxes this node owns (by the node label), for adoption after a restart. */
   listSandboxes(node: string): Promise<SandboxStatus[]>;
+
+  /**
+   * The sandboxes this node owns and every container in them, at a cost that does not grow
+   * with the number of pods (podman: two calls). This is the node-wide relist that
+   * `node/cached_runtime.ts` shares between all pod workers, like kubelet's PLEG.
+   */
+  listNodeState(node: string): Promise<NodeState>;
 
   /** Stop and remove a sandbox and every container in it (idempotent). */
   removeSandbox(podUid: string): Promise<void>;
