@@ -50,10 +50,10 @@ export class TestRuntime implements ContainerRuntime {
     return Promise.resolve("test 1.0");
   }
 
-  ensureImage(image: string, pullPolicy: "Always" | "IfNotPresent" | "Never"): Promise<void> {
+  ensureImage(image: string, pullPolicy: "Always" | "IfNotPresent" | "Never"): Promise<boolean> {
     this.calls.push(`ensureImage ${image} ${pullPolicy}`);
     const error = this.imageErrors.get(image);
-    return error ? Promise.reject(error) : Promise.resolve();
+    return error ? Promise.reject(error) : Promise.resolve(false);
   }
 
   listImages(): Promise<Array<{ names: string[]; sizeBytes: number }>> {

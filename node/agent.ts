@@ -1,7 +1,7 @@
 /**
  * The node agent (our kubelet): registers the Node and renews its Lease, watches the pods bound
- * to it, runs one {@linkcode PodWorker} per pod on the container runtime, reports pod status,
- * and serves container logs.
+ * to it, runs one {@linkcode PodWorker} per pod on the container runtime, reports pod status
+ * and kubelet's pod Events, and serves container logs.
  *
  * Edge autonomy: the pods assigned to this node, their ConfigMaps/Secrets and the last
  * resourceVersion live in a local Deno KV cache. When the control plane is unreachable, or the
@@ -17,6 +17,7 @@ import { isPlainObject, type KubeObject } from "../storage/object.ts";
 import { ApiError } from "../storage/status.ts";
 import { ApiClient } from "./api_client.ts";
 import { CachedRuntime } from "./cached_runtime.ts";
+import { EventRecorder } from "./events.ts";
 import { logHandler } from "./log_server.ts";
 import { nodeObject, readMachineInfo } from "./node_status.ts";
 import { PodmanRuntime } from "./podman_runtime.ts";
@@ -66,6 +67,7 @@ export class Agent {
   readonly #o: AgentOptions;
   readonly #clock: Clock;
   readonly #client: ApiClient;
+  readonly #events: EventRecorder;
   readonly #workers = new Map<string, { worker: PodWorker; pod: KubeObject }>();
   readonly #reported = new Map<string, string>();
   readonly #pods = new Map<string, KubeObject>();
@@ -86,6 +88,11 @@ export class Agent {
       server: options.server,
       token: options.token,
       ...(options.caCert ? { caCert: options.caCert } : {}),
+    });
+    this.#events = new EventRecorder({
+      client: this.#client,
+      clock: this.#clock,
+      nodeName: options.nodeName,
     });
   }
 
@@ -191,6 +198,7 @@ export class Agent {
     await this.#reflector?.stop();
     await this.#heartbeat?.stop();
     for (const { worker } of this.#workers.values()) worker.close();
+    this.#events.close();
     await this.#server?.shutdown();
     this.#cache?.close();
     this.#client.close();
@@ -225,6 +233,7 @@ export class Agent {
         hostIP: this.#nodeIp,
         inputs: (p) => this.#inputs(p),
         onStatus: (status) => this.#report(this.#workers.get(uid)?.pod ?? pod, status),
+        events: this.#events.record,
         ...(this.#o.relistMs ? { relistMs: this.#o.relistMs } : {}),
       });
       entry = { worker, pod };

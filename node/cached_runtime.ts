@@ -73,7 +73,7 @@ export class CachedRuntime implements ContainerRuntime {
     return this.#runtime.version();
   }
 
-  ensureImage(image: string, pullPolicy: "Always" | "IfNotPresent" | "Never"): Promise<void> {
+  ensureImage(image: string, pullPolicy: "Always" | "IfNotPresent" | "Never"): Promise<boolean> {
     return this.#changing(() => this.#runtime.ensureImage(image, pullPolicy));
   }
 

@@ -208,11 +208,11 @@ export class FakeRuntime implements ContainerRuntime {
     return this.#call("version", () => "fake://1.0.0");
   }
 
-  ensureImage(image: string, pullPolicy: "Always" | "IfNotPresent" | "Never"): Promise<void> {
+  ensureImage(image: string, pullPolicy: "Always" | "IfNotPresent" | "Never"): Promise<boolean> {
     return this.#call("ensureImage", () => {
       this.calls.push(`ensureImage ${image} ${pullPolicy}`);
       const ref = requireImageReference(image);
-      if (!needsPull(ref, pullPolicy, this.#hasImage(image))) return;
+      if (!needsPull(ref, pullPolicy, this.#hasImage(image))) return false;
       if (pullPolicy === "Never") throw neverPullError(image);
       if (!this.pullable.has(image)) {
         throw new RuntimeError(
@@ -222,6 +222,7 @@ export class FakeRuntime implements ContainerRuntime {
         );
       }
       this.images.add(image);
+      return true;
     });
   }
 

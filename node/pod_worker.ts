@@ -19,6 +19,9 @@
  * probe result changes, re-syncs the last pod it was given and hands the status to
  * `onStatus`.
  *
+ * Along the way the worker reports kubelet's pod Events through the `events` option: `Pulled`,
+ * `Created`, `Started`, `Killing`, `BackOff`, `Unhealthy` and `Failed`.
+ *
  * A pod with `metadata.deletionTimestamp` is terminated: every container gets SIGTERM with
  * the grace period, then the sandbox is removed and a terminal status is returned.
  *
@@ -42,6 +45,7 @@ import { defaultPullPolicy } from "../storage/kinds/_pod_spec.ts";
 import type { KubeObject } from "../storage/object.ts";
 import { Backoff, formatDuration } from "./backoff.ts";
 import { containerConfigFor, type ContainerInputs, specHash } from "./container_config.ts";
+import type { EventType, RecordEvent } from "./events.ts";
 import { type ContainerWaiting, instancesOf, type PodStatus, podStatus } from "./pod_status.ts";
 import { PodProbes, type ProbeResults } from "./probes.ts";
 import {
@@ -72,6 +76,8 @@ export interface PodWorkerOptions {
   inputs: (pod: KubeObject) => PodInputs | Promise<PodInputs>;
   /** status of each sync the worker starts by itself (back-off over, probe result changed) */
   onStatus?: (status: PodStatus) => void;
+  /** where the worker's pod Events go (see node/events.ts); dropped by default */
+  events?: RecordEvent;
   /** resolv.conf for the sandbox */
   dns?: SandboxConfig["dns"];
   /**
@@ -89,6 +95,19 @@ const RELIST_MS = 1_000;
 const RUNTIME_RETRY_MS = 10_000;
 
 const NOT_PROBED: ProbeResults = { ready: () => false, started: () => false };
+
+const PROBE_NAMES = { liveness: "Liveness", readiness: "Readiness", startup: "Startup" } as const;
+
+/** The event reason kubelet gives an image error before its `Failed` `Error: <reason>`. */
+const IMAGE_ERROR_EVENTS: Partial<Record<string, string>> = {
+  ErrImagePull: "Failed",
+  ErrImageNeverPull: "ErrImageNeverPull",
+  InvalidImageName: "InspectFailed",
+};
+
+function fieldPath(kind: "init" | "app", name: string): string {
+  return kind === "init" ? `spec.initContainers{${name}}` : `spec.containers{${name}}`;
+}
 
 function podName(pod: KubeObject): string {
   return `${pod.metadata.name ?? ""}_${pod.metadata.namespace ?? ""}(${pod.metadata.uid ?? ""})`;
@@ -120,6 +139,10 @@ export class PodWorker {
   readonly #retries: Backoff;
   readonly #waiting = new Map<string, ContainerWaiting>();
   readonly #pullErrors = new Map<string, ContainerWaiting>();
+  /** image pulls whose current back-off was reported as an Event */
+  readonly #pullBackOffsSeen = new Set<string>();
+  /** crash back-off key → the exit whose back-off was reported as an Event */
+  readonly #crashBackOffsSeen = new Map<string, number>();
   #probes: PodProbes | undefined;
   #pod: KubeObject | undefined;
   #chain: Promise<unknown> = Promise.resolve();
@@ -197,8 +220,30 @@ export class PodWorker {
       clock: this.#options.clock,
       podUid: uid,
       onChange: () => this.#requestSync(),
+      onFailure: (name, type, message) => {
+        if (!this.#pod) return;
+        this.#event(
+          this.#pod,
+          "app",
+          name,
+          "Unhealthy",
+          "Warning",
+          `${PROBE_NAMES[type]} probe failed: ${message}`,
+        );
+      },
     });
     return this.#probes;
+  }
+
+  #event(
+    pod: KubeObject,
+    kind: "init" | "app",
+    name: string,
+    reason: string,
+    type: EventType,
+    message: string,
+  ): void {
+    this.#options.events?.(pod, reason, type, message, fieldPath(kind, name));
   }
 
   #wake(ms: number): void {
@@ -336,9 +381,12 @@ export class PodWorker {
       const newest = instancesOf(containers, c.name, "app").at(-1);
       const grace = Math.max(MIN_GRACE_SECONDS, spec.terminationGracePeriodSeconds ?? 30);
       if (!want || newest?.id !== c.id) {
+        this.#event(pod, "app", c.name, "Killing", "Normal", `Stopping container ${c.name}`);
         await this.#options.runtime.stopContainer(c.id, grace);
         killed = true;
       } else if (c.specHash !== specHash(want)) {
+        const message = `Container ${c.name} definition changed, will be restarted`;
+        this.#event(pod, "app", c.name, "Killing", "Normal", message);
         await this.#options.runtime.stopContainer(c.id, grace);
         names.add(c.name);
         killed = true;
@@ -346,6 +394,9 @@ export class PodWorker {
         const failure = this.#probes.failure(c.name);
         const probe = failure?.type === "startup" ? want.startupProbe : want.livenessProbe;
         const probeGrace = probe?.terminationGracePeriodSeconds ?? grace;
+        const message = `Container ${c.name} failed ${failure?.type ?? "liveness"} probe, ` +
+          "will be restarted";
+        this.#event(pod, "app", c.name, "Killing", "Normal", message);
         await this.#options.runtime.stopContainer(c.id, Math.max(MIN_GRACE_SECONDS, probeGrace));
         killed = true;
       }
@@ -367,8 +418,9 @@ export class PodWorker {
         continue;
       }
       if (!newest) await this.#start(pod, c, "init", 0, sandbox);
-      else if (newest.state === "created") await this.#startExisting(c.name, newest.id);
-      else if (newest.state === "exited" && spec.restartPolicy !== "Never") {
+      else if (newest.state === "created") {
+        await this.#startExisting(pod, "init", c.name, newest.id);
+      } else if (newest.state === "exited" && spec.restartPolicy !== "Never") {
         await this.#restart(pod, c, "init", newest, sandbox, false);
       } else if (newest.state === "exited") this.#waiting.delete(c.name);
       return false;
@@ -387,7 +439,9 @@ export class PodWorker {
     const newest = instancesOf(containers, c.name, "app").at(-1);
     if (!newest) return void await this.#start(pod, c, "app", 0, sandbox);
     if (newest.state === "running" || newest.state === "unknown") return;
-    if (newest.state === "created") return void await this.#startExisting(c.name, newest.id);
+    if (newest.state === "created") {
+      return void await this.#startExisting(pod, "app", c.name, newest.id);
+    }
     const restart = replaced || spec.restartPolicy === "Always" ||
       (spec.restartPolicy === "OnFailure" && newest.exitCode !== 0);
     if (restart) await this.#restart(pod, c, "app", newest, sandbox, replaced);
@@ -413,6 +467,11 @@ export class PodWorker {
           message: `back-off ${delay} restarting failed container=${c.name} pod=${podName(pod)}`,
         });
         this.#wake(this.#crashes.remaining(key, finishedAt));
+        if (this.#crashBackOffsSeen.get(key) !== finishedAt) {
+          this.#crashBackOffsSeen.set(key, finishedAt);
+          const message = `Back-off restarting failed container ${c.name} in pod ${podName(pod)}`;
+          this.#event(pod, kind, c.name, "BackOff", "Warning", message);
+        }
         return;
       }
       this.#crashes.next(key, finishedAt);
@@ -440,20 +499,37 @@ export class PodWorker {
           : last ?? { reason: "ImagePullBackOff", message: `Back-off pulling image "${image}"` },
       );
       this.#wake(this.#pulls.remainingSinceUpdate(pullKey));
+      if (last?.reason === "ErrImagePull" && !this.#pullBackOffsSeen.has(pullKey)) {
+        this.#pullBackOffsSeen.add(pullKey);
+        const message = `Back-off pulling image "${image}"`;
+        this.#event(pod, kind, c.name, "BackOff", "Normal", message);
+        this.#event(pod, kind, c.name, "Failed", "Warning", "Error: ImagePullBackOff");
+      }
       return false;
     }
+    const pullStart = clock.now();
+    let pulled: boolean;
     try {
-      await runtime.ensureImage(image, c.imagePullPolicy ?? defaultPullPolicy(image));
+      pulled = await runtime.ensureImage(image, c.imagePullPolicy ?? defaultPullPolicy(image));
     } catch (e) {
       const waiting = waitingFrom(e, "ErrImagePull");
       this.#waiting.set(c.name, waiting);
       this.#pullErrors.set(pullKey, waiting);
+      this.#pullBackOffsSeen.delete(pullKey);
       this.#pulls.next(pullKey, clock.now());
       this.#wake(this.#pulls.remainingSinceUpdate(pullKey));
+      const reason = IMAGE_ERROR_EVENTS[waiting.reason] ?? "Failed";
+      this.#event(pod, kind, c.name, reason, "Warning", waiting.message);
+      this.#event(pod, kind, c.name, "Failed", "Warning", `Error: ${waiting.reason}`);
       return false;
     }
     this.#pulls.reset(pullKey);
     this.#pullErrors.delete(pullKey);
+    this.#pullBackOffsSeen.delete(pullKey);
+    const pullMessage = pulled
+      ? `Successfully pulled image "${image}" in ${(clock.now() - pullStart) / 1000}s`
+      : `Container image "${image}" already present on machine`;
+    this.#event(pod, kind, c.name, "Pulled", "Normal", pullMessage);
     let id: string;
     try {
       const inputs = await this.#options.inputs(pod);
@@ -467,23 +543,36 @@ export class PodWorker {
       const reason = e instanceof RuntimeError
         ? "CreateContainerError"
         : "CreateContainerConfigError";
-      return this.#failedStart(c.name, waitingFrom(e, reason));
+      return this.#failedStart(pod, kind, c.name, waitingFrom(e, reason));
     }
-    return await this.#startExisting(c.name, id);
+    this.#event(pod, kind, c.name, "Created", "Normal", `Created container ${c.name}`);
+    return await this.#startExisting(pod, kind, c.name, id);
   }
 
-  async #startExisting(name: string, id: string): Promise<boolean> {
+  async #startExisting(
+    pod: KubeObject,
+    kind: "init" | "app",
+    name: string,
+    id: string,
+  ): Promise<boolean> {
     try {
       await this.#options.runtime.startContainer(id);
     } catch (e) {
-      return this.#failedStart(name, waitingFrom(e, "RunContainerError"));
+      return this.#failedStart(pod, kind, name, waitingFrom(e, "RunContainerError"));
     }
+    this.#event(pod, kind, name, "Started", "Normal", `Started container ${name}`);
     this.#waiting.delete(name);
     this.#retries.reset(name);
     return true;
   }
 
-  #failedStart(name: string, waiting: ContainerWaiting): boolean {
+  #failedStart(
+    pod: KubeObject,
+    kind: "init" | "app",
+    name: string,
+    waiting: ContainerWaiting,
+  ): boolean {
+    this.#event(pod, kind, name, "Failed", "Warning", `Error: ${waiting.message}`);
     this.#waiting.set(name, waiting);
     this.#retries.next(name, this.#options.clock.now());
     this.#wake(this.#retries.remainingSinceUpdate(name));
@@ -515,7 +604,10 @@ export class PodWorker {
     await Promise.all(
       containers
         .filter((c) => c.state === "running" || c.state === "created")
-        .map((c) => runtime.stopContainer(c.id, graceSeconds)),
+        .map((c) => {
+          this.#event(pod, c.kind, c.name, "Killing", "Normal", `Stopping container ${c.name}`);
+          return runtime.stopContainer(c.id, graceSeconds);
+        }),
     );
     await this.#observe(uid);
     await runtime.removeSandbox(uid);

@@ -4,6 +4,7 @@ import type { KubeObject } from "../storage/object.ts";
 import { TestRuntime } from "./_worker_test_runtime.ts";
 import { testPod } from "./_worker_test_pod.ts";
 import type { PodStatus } from "./pod_status.ts";
+import { FakeRuntime } from "./fake_runtime.ts";
 import { deletionGraceSeconds, PodWorker } from "./pod_worker.ts";
 import { RuntimeError } from "./runtime.ts";
 
@@ -357,5 +358,87 @@ Deno.test("PodWorker.sync() keeps only the newest two instances of a container",
     [2, 3],
   );
   assert.ok(runtime.calls.includes("remove crash#0"));
+  worker.close();
+});
+
+function recordingWorker(pod: KubeObject) {
+  const clock = new FakeClock(T0);
+  const runtime = new FakeRuntime(clock);
+  runtime.images.add("busybox:1.36");
+  const events: string[] = [];
+  const worker = new PodWorker({
+    runtime,
+    clock,
+    nodeName: "edge-1",
+    hostIP: "192.168.1.10",
+    inputs: () => ({ configMaps: {}, secrets: {}, volumeDirs: {} }),
+    events: (p, reason, type, message, fieldPath) => {
+      assert.equal(p.metadata.uid, pod.metadata.uid);
+      events.push(`${type} ${reason} ${fieldPath}: ${message}`);
+    },
+  });
+  return { clock, runtime, worker, events };
+}
+
+Deno.test("PodWorker reports Pulled, Created, Started, then one BackOff per crash as Events", async () => {
+  const pod = testPod({ containers: [app("web"), app("crash")] });
+  const { clock, runtime, worker, events } = recordingWorker(pod);
+  runtime.setExit("crash", 1, 1_000);
+  await worker.sync(pod);
+  assert.deepEqual(events, [
+    'Normal Pulled spec.containers{web}: Container image "busybox:1.36" already present on machine',
+    "Normal Created spec.containers{web}: Created container web",
+    "Normal Started spec.containers{web}: Started container web",
+    'Normal Pulled spec.containers{crash}: Container image "busybox:1.36" already present on machine',
+    "Normal Created spec.containers{crash}: Created container crash",
+    "Normal Started spec.containers{crash}: Started container crash",
+  ]);
+  events.length = 0;
+  // Exits after 1 s and restarts at once; the second exit starts a 10 s back-off.
+  await clock.advance(3_000);
+  assert.deepEqual(events.filter((e) => e.includes("crash")).map((e) => e.split(":")[0]), [
+    "Normal Pulled spec.containers{crash}",
+    "Normal Created spec.containers{crash}",
+    "Normal Started spec.containers{crash}",
+    "Warning BackOff spec.containers{crash}",
+  ]);
+  assert.equal(
+    events.at(-1),
+    "Warning BackOff spec.containers{crash}: " +
+      "Back-off restarting failed container crash in pod p_default(uid-1)",
+  );
+  await clock.advance(5_000);
+  assert.equal(events.filter((e) => e.includes("BackOff")).length, 1, "once per back-off");
+  events.length = 0;
+  await worker.terminate(pod, 2);
+  assert.deepEqual(events, ["Normal Killing spec.containers{web}: Stopping container web"]);
+});
+
+Deno.test("PodWorker reports image errors as Failed Events", async () => {
+  const pod = testPod({
+    initContainers: [app("setup", { image: "localhost/missing:1", imagePullPolicy: "Never" })],
+    containers: [app("web")],
+  });
+  const { worker, events } = recordingWorker(pod);
+  await worker.sync(pod);
+  assert.deepEqual(events, [
+    "Warning ErrImageNeverPull spec.initContainers{setup}: " +
+    'Container image "localhost/missing:1" is not present with pull policy of Never',
+    "Warning Failed spec.initContainers{setup}: Error: ErrImageNeverPull",
+  ]);
+  worker.close();
+});
+
+Deno.test("PodWorker reports a failed liveness probe as Unhealthy, then Killing", async () => {
+  const probe = { exec: { command: ["true"] }, periodSeconds: 10, failureThreshold: 1 };
+  const pod = testPod({ containers: [app("web", { livenessProbe: probe })] });
+  const { clock, runtime, worker, events } = recordingWorker(pod);
+  runtime.execResults.set("true", { success: false, message: "exit status 1" });
+  await worker.sync(pod);
+  await clock.advance(1_000);
+  assert.deepEqual(events.filter((e) => /Unhealthy|Killing/.test(e)).slice(0, 2), [
+    "Warning Unhealthy spec.containers{web}: Liveness probe failed: exit status 1",
+    "Normal Killing spec.containers{web}: Container web failed liveness probe, will be restarted",
+  ]);
   worker.close();
 });

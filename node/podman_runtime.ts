@@ -132,7 +132,10 @@ export class PodmanRuntime implements ContainerRuntime {
     return `podman://${parsed.Client?.Version ?? "unknown"}`;
   }
 
-  async ensureImage(image: string, pullPolicy: "Always" | "IfNotPresent" | "Never"): Promise<void> {
+  async ensureImage(
+    image: string,
+    pullPolicy: "Always" | "IfNotPresent" | "Never",
+  ): Promise<boolean> {
     const ref = requireImageReference(image);
     const exists = await this.#run(["image", "exists", image]);
     if (exists.code !== 0 && exists.code !== 1) {
@@ -142,13 +145,14 @@ export class PodmanRuntime implements ContainerRuntime {
       );
     }
     const present = exists.code === 0;
-    if (!needsPull(ref, pullPolicy, present)) return;
+    if (!needsPull(ref, pullPolicy, present)) return false;
     if (pullPolicy === "Never") throw neverPullError(image);
     const pulled = await this.#run(["pull", "--quiet", image], this.#pullTimeoutMs);
     if (pulled.code !== 0) {
       const why = pulled.timedOut ? `timed out after ${this.#pullTimeoutMs}ms` : errorText(pulled);
       throw new RuntimeError("ErrImagePull", `Failed to pull image "${image}": ${why}`);
     }
+    return true;
   }
 
   async listImages(): Promise<Array<{ names: string[]; sizeBytes: number }>> {

@@ -46,9 +46,15 @@ export interface PodProbesOptions {
   podUid: string;
   /** called whenever a readiness, startup or liveness result changes */
   onChange: () => void;
+  /**
+   * called when a probe has failed `failureThreshold` times in a row, with the last attempt's
+   * message (once per run of failures)
+   */
+  onFailure?: (container: string, type: ProbeType, message: string) => void;
 }
 
-type ProbeType = "liveness" | "readiness" | "startup";
+/** Which probe of a container. */
+export type ProbeType = "liveness" | "readiness" | "startup";
 type Probe = NonNullable<ContainerValue["livenessProbe"]>;
 
 interface Worker {
@@ -179,6 +185,9 @@ export class PodProbes implements ProbeResults {
     }
     const threshold = result ? w.probe.successThreshold : w.probe.failureThreshold;
     if (w.run < threshold) return true;
+    if (!result && w.run === threshold) {
+      this.#options.onFailure?.(w.container.spec.name, w.type, outcome.message);
+    }
     const changed = w.result !== result;
     w.result = result;
     if (!result && w.type !== "readiness") {

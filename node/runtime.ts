@@ -184,9 +184,10 @@ export interface ContainerRuntime {
   /**
    * Make sure `image` is present per the pull policy. There is no registry to pull from on
    * edge gateways without one: a missing image with `Never` → ErrImageNeverPull; a missing
-   * image that cannot be pulled → ErrImagePull with the engine's message.
+   * image that cannot be pulled → ErrImagePull with the engine's message. Resolves `true` when
+   * the image was pulled, `false` when it was already present.
    */
-  ensureImage(image: string, pullPolicy: "Always" | "IfNotPresent" | "Never"): Promise<void>;
+  ensureImage(image: string, pullPolicy: "Always" | "IfNotPresent" | "Never"): Promise<boolean>;
 
   /** Images present on the node: names (`repo:tag`) and sizes, for Node.status.images. */
   listImages(): Promise<Array<{ names: string[]; sizeBytes: number }>>;

@@ -202,6 +202,13 @@ Deno.test({
             return w?.reason === "CrashLoopBackOff" ? w : undefined;
           });
           assert.equal(waiting.reason, "CrashLoopBackOff");
+          const events = await until("BackOff and Started events", async () => {
+            const described = await c.kubectl(["describe", "pod", "crasher"]);
+            const text = described.stdout.slice(described.stdout.indexOf("Events:"));
+            return /BackOff/.test(text) && /Started/.test(text) ? text : undefined;
+          });
+          assert.match(events, /Back-off restarting failed container c in pod crasher_default/);
+          assert.match(events, /Started container c/);
         },
       );
 
