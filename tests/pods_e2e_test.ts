@@ -90,14 +90,14 @@ spec:
   - name: init
     image: ${IMAGE}
     imagePullPolicy: Never
-    command: ["sh", "-c", "echo init-ran > /work/index.html"]
-    volumeMounts: [{name: work, mountPath: /work}]
+    command: ["sh", "-c", "echo init-ran > /shared/index.html"]
+    volumeMounts: [{name: work, mountPath: /shared}]
   containers:
   - name: web
     image: ${IMAGE}
     imagePullPolicy: Never
-    command: ["httpd", "-f", "-p", "8080", "-h", "/work"]
-    volumeMounts: [{name: work, mountPath: /work}]
+    command: ["httpd", "-f", "-p", "8080", "-h", "/shared"]
+    volumeMounts: [{name: work, mountPath: /shared}]
     readinessProbe: {httpGet: {path: /index.html, port: 8080}, periodSeconds: 1}
   - name: client
     image: ${IMAGE}
