@@ -67,6 +67,19 @@ export function specHash(container: ContainerValue): string {
 }
 
 /**
+ * Whether some container's env refers to the pod's IP (`status.podIP`/`podIPs`), so its
+ * sandbox must be started, and its IP known, before that container is made.
+ */
+export function usesPodIP(spec: PodSpecValue): boolean {
+  return [...(spec.initContainers ?? []), ...spec.containers].some((c) =>
+    (c.env ?? []).some((e) => {
+      const path = e.valueFrom?.fieldRef?.fieldPath;
+      return path === "status.podIP" || path === "status.podIPs";
+    })
+  );
+}
+
+/**
  * Kubernetes' `$(VAR)` expansion (`third_party/forked/golang/expansion`): `$(NAME)` becomes the
  * variable's value, an undefined variable stays as written, `$$` is an escaped `$`.
  */

@@ -44,7 +44,12 @@ import type { ContainerValue, PodSpecValue } from "../storage/kinds/_pod_spec.ts
 import { defaultPullPolicy } from "../storage/kinds/_pod_spec.ts";
 import type { KubeObject } from "../storage/object.ts";
 import { Backoff, formatDuration } from "./backoff.ts";
-import { containerConfigFor, type ContainerInputs, specHash } from "./container_config.ts";
+import {
+  containerConfigFor,
+  type ContainerInputs,
+  specHash,
+  usesPodIP,
+} from "./container_config.ts";
 import type { EventType, RecordEvent } from "./events.ts";
 import { type ContainerWaiting, instancesOf, type PodStatus, podStatus } from "./pod_status.ts";
 import { PodProbes, type ProbeResults } from "./probes.ts";
@@ -323,9 +328,13 @@ export class PodWorker {
     );
     const initialized = appStarted || await this.#runInit(pod, containers, sandbox);
     if (initialized) {
-      for (const c of spec.containers) {
-        await this.#runApp(pod, c, containers, sandbox, replaced.names.has(c.name));
-      }
+      // kubelet starts app containers one after another, but without lifecycle hooks nothing
+      // depends on that order; side by side, a pod of two is running one podman start sooner
+      await Promise.all(
+        spec.containers.map((c) =>
+          this.#runApp(pod, c, containers, sandbox, replaced.names.has(c.name))
+        ),
+      );
     }
     await this.#collectGarbage(uid);
     containers = await this.#observe(uid);
@@ -351,6 +360,7 @@ export class PodWorker {
       node: this.#options.nodeName,
       hostname: spec.hostname ?? pod.metadata.name ?? "",
       hostNetwork: spec.hostNetwork === true,
+      startNow: spec.hostNetwork !== true && usesPodIP(spec),
       portMappings: [...(spec.initContainers ?? []), ...spec.containers].flatMap((c) =>
         (c.ports ?? []).flatMap((p) =>
           p.hostPort

@@ -24,6 +24,7 @@ import {
   containerCreateArgs,
   podCreateArgs,
   SANDBOX_LABEL_KEYS,
+  sandboxLabels,
   sandboxName,
 } from "./_podman_args.ts";
 import {
@@ -109,6 +110,12 @@ export class PodmanRuntime implements ContainerRuntime {
    * `createContainer` needs no lookup for a pod a listing has shown.
    */
   readonly #known = new Map<string, Pick<PodmanPod, "Name" | "Labels">>();
+  /**
+   * Images seen present, so starting a container of a known image costs no `image exists`
+   * call. An image removed behind our back makes `create --pull never` fail; that failure
+   * forgets the image, and the retry looks again.
+   */
+  readonly #present = new Set<string>();
 
   constructor(options: PodmanRuntimeOptions) {
     this.#podman = options.podmanPath ?? "podman";
@@ -137,14 +144,7 @@ export class PodmanRuntime implements ContainerRuntime {
     pullPolicy: "Always" | "IfNotPresent" | "Never",
   ): Promise<boolean> {
     const ref = requireImageReference(image);
-    const exists = await this.#run(["image", "exists", image]);
-    if (exists.code !== 0 && exists.code !== 1) {
-      throw new RuntimeError(
-        "RuntimeError",
-        `Cannot look up image "${image}": ${errorText(exists)}`,
-      );
-    }
-    const present = exists.code === 0;
+    const present = this.#present.has(image) || await this.#imageExists(image);
     if (!needsPull(ref, pullPolicy, present)) return false;
     if (pullPolicy === "Never") throw neverPullError(image);
     const pulled = await this.#run(["pull", "--quiet", image], this.#pullTimeoutMs);
@@ -152,7 +152,20 @@ export class PodmanRuntime implements ContainerRuntime {
       const why = pulled.timedOut ? `timed out after ${this.#pullTimeoutMs}ms` : errorText(pulled);
       throw new RuntimeError("ErrImagePull", `Failed to pull image "${image}": ${why}`);
     }
+    this.#present.add(image);
     return true;
+  }
+
+  async #imageExists(image: string): Promise<boolean> {
+    const exists = await this.#run(["image", "exists", image]);
+    if (exists.code !== 0 && exists.code !== 1) {
+      throw new RuntimeError(
+        "RuntimeError",
+        `Cannot look up image "${image}": ${errorText(exists)}`,
+      );
+    }
+    if (exists.code === 0) this.#present.add(image);
+    return exists.code === 0;
   }
 
   async listImages(): Promise<Array<{ names: string[]; sizeBytes: number }>> {
@@ -179,6 +192,19 @@ export class PodmanRuntime implements ContainerRuntime {
       );
     }
     const id = created.stdout.trim();
+    this.#known.set(config.podUid, { Name: sandboxName(config), Labels: sandboxLabels(config) });
+    if (!config.startNow) {
+      // podman starts the infra container with the pod's first container
+      return {
+        id,
+        podUid: config.podUid,
+        podName: config.podName,
+        podNamespace: config.podNamespace,
+        ip: "",
+        state: "notready",
+        createdAt: new Date(),
+      };
+    }
     await this.#podmanOk(["pod", "start", id], `Cannot start sandbox ${sandboxName(config)}`);
     const pod = await this.#podOf(config.podUid);
     if (!pod) {
@@ -234,6 +260,7 @@ export class PodmanRuntime implements ContainerRuntime {
     const result = await this.#run(containerCreateArgs(config, pod.Name, inherited));
     if (result.code !== 0) {
       this.#known.delete(config.podUid); // the pod may be gone: look it up again next time
+      this.#present.delete(config.image); // so may the image
       throw this.#error("CreateContainerError", `Cannot create container '${config.name}'`, result);
     }
     return result.stdout.trim();

@@ -64,6 +64,12 @@ export interface SandboxConfig {
   dns?: { nameservers: string[]; searches: string[]; options: string[] };
   /** host port mappings from containers' `ports[].hostPort` */
   portMappings: Array<{ hostPort: number; containerPort: number; protocol: "TCP" | "UDP" }>;
+  /**
+   * Start the sandbox before returning, so its IP is known before any container starts (a
+   * container's env refers to `status.podIP`). Otherwise the runtime may leave it to start
+   * with the pod's first container, which saves a call on the way to a running pod.
+   */
+  startNow?: boolean;
 }
 
 /** A sandbox as the runtime sees it. */
@@ -192,7 +198,10 @@ export interface ContainerRuntime {
   /** Images present on the node: names (`repo:tag`) and sizes, for Node.status.images. */
   listImages(): Promise<Array<{ names: string[]; sizeBytes: number }>>;
 
-  /** Create and start the sandbox for a pod (idempotent: returns the existing one). */
+  /**
+   * Create the sandbox for a pod (idempotent: returns the existing one, started). A new
+   * sandbox is started now or with its first container; see {@linkcode SandboxConfig.startNow}.
+   */
   createSandbox(config: SandboxConfig): Promise<SandboxStatus>;
 
   /** Sandboxes this node owns (by the node label), for adoption after a restart. */

@@ -1,5 +1,6 @@
 /**
- * The benchmark (`deno task bench`, or `deno task bench --quick` for a smoke run).
+ * The benchmark (`deno task bench`, or `deno task bench --quick` for a smoke run; `--only=pods`
+ * or a comma-separated list of `sched`, `pods`, `create`, `watch`, `agent` runs just those).
  *
  * Prints one markdown table:
  * - scheduler throughput (placement logic only, simulated nodes) at 100 and 1000 nodes, in a
@@ -37,6 +38,10 @@ import { benchWatch } from "./_bench_watch.ts";
 import { formatMs, markdownTable, percentile, type Row } from "./_bench_stats.ts";
 import { LABELS } from "../node/runtime.ts";
 
+/** The parts of the run `--only=` can pick. */
+const PARTS = ["sched", "pods", "create", "watch", "agent"] as const;
+type Part = typeof PARTS[number];
+
 interface Plan {
   settleMs: number;
   createLevels: number[];
@@ -53,6 +58,8 @@ interface Plan {
   scheduleNodes: number[];
   schedulePods: number;
   scheduleRuns: number;
+  /** the parts to run */
+  parts: ReadonlySet<Part>;
 }
 
 const FULL: Plan = {
@@ -68,6 +75,7 @@ const FULL: Plan = {
   scheduleNodes: [100, 1_000],
   schedulePods: 1_000,
   scheduleRuns: 3,
+  parts: new Set(PARTS),
 };
 
 const QUICK: Plan = {
@@ -83,6 +91,7 @@ const QUICK: Plan = {
   scheduleNodes: [100, 1_000],
   schedulePods: 200,
   scheduleRuns: 1,
+  parts: new Set(PARTS),
 };
 
 /** Bound on one pod start, and on one pod's clean-up. */
@@ -134,7 +143,7 @@ interface Run {
 
 async function main(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
-  const plan = quick ? QUICK : FULL;
+  const plan = { ...(quick ? QUICK : FULL), parts: partsOf(args) };
   const dir = await Deno.makeTempDir({ prefix: "edge-bench-" });
   const id = crypto.randomUUID().slice(0, 8);
   const run: Run = {
@@ -147,9 +156,9 @@ async function main(args: string[]): Promise<void> {
     nodes: new Set(),
   };
   try {
-    await measureScheduler(run);
-    await measureUp(run);
-    await measureAgent(run, `bench-${id}`);
+    if (plan.parts.has("sched")) await measureScheduler(run);
+    if (["pods", "create", "watch"].some((p) => plan.parts.has(p as Part))) await measureUp(run);
+    if (plan.parts.has("agent")) await measureAgent(run, `bench-${id}`);
   } finally {
     await cleanUp(run);
   }
@@ -165,6 +174,18 @@ async function main(args: string[]): Promise<void> {
   if (run.notes.length > 0) {
     console.log(`\nProblems seen:\n${run.notes.map((n) => `- ${n}`).join("\n")}`);
   }
+}
+
+/** The parts named by `--only=a,b`, or all of them. */
+function partsOf(args: string[]): Set<Part> {
+  const only = args.find((a) => a.startsWith("--only="));
+  if (!only) return new Set(PARTS);
+  const names = only.slice("--only=".length).split(",");
+  const unknown = names.filter((n) => !(PARTS as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    throw new Error(`Cannot run the benchmark: unknown part ${unknown.join(", ")} in ${only}`);
+  }
+  return new Set(names as Part[]);
 }
 
 /** Removes every podman pod this run may have left behind, and the scratch directory. */
@@ -262,6 +283,60 @@ async function measureOnUp(cluster: Cluster, run: Run): Promise<void> {
     rssRow("RSS, idle `up`", `${plan.settleMs / 1000} s after ready`, await rssMiB(cluster.pid)),
   );
 
+  if (plan.parts.has("pods")) await measurePodStarts(cluster, run);
+  for (const clients of plan.parts.has("create") ? plan.createLevels : []) {
+    const namespace = `bench-create-${clients}`;
+    await createNamespace(cluster, namespace);
+    log(`create: ${clients} client(s), up to ${plan.createCount} ConfigMaps`);
+    const r = await benchCreate({
+      endpoint: cluster.endpoint,
+      namespace,
+      clients,
+      count: plan.createCount,
+      maxMs: plan.createMaxMs,
+    });
+    if (r.firstFailure) {
+      notes.push(`create ×${clients}: ${r.failed} failed; first: ${r.firstFailure}`);
+    }
+    rows.push({
+      benchmark: "create ConfigMap",
+      setting: `${clients} client${clients === 1 ? "" : "s"}`,
+      result: `${Math.round(r.created / (r.elapsedMs / 1000))} /s (${r.created} in ${
+        (r.elapsedMs / 1000).toFixed(1)
+      } s)`,
+      p50: formatMs(percentile(r.latenciesMs, 50)),
+      p99: formatMs(percentile(r.latenciesMs, 99)),
+    });
+  }
+
+  for (const watchers of plan.parts.has("watch") ? plan.watchLevels : []) {
+    const namespace = `bench-watch-${watchers}`;
+    await createNamespace(cluster, namespace);
+    log(`watch: ${watchers} watchers, ${plan.watchChanges} changes`);
+    const r = await benchWatch({
+      endpoint: cluster.endpoint,
+      namespace,
+      watchers,
+      changes: plan.watchChanges,
+      openTimeoutMs: 30_000,
+      deliveryTimeoutMs: 10_000,
+    });
+    if (r.firstFailure) notes.push(`watch ×${watchers}: ${r.firstFailure}`);
+    rows.push({
+      benchmark: "watch delivery",
+      setting: `${r.opened}/${watchers} watchers, ${plan.watchChanges} changes`,
+      result: `${r.received}/${r.expected} events delivered`,
+      p50: formatMs(percentile(r.latenciesMs, 50)),
+      p99: formatMs(percentile(r.latenciesMs, 99)),
+    });
+  }
+
+  rows.push(rssRow("RSS of `up` after the load above", "", await rssMiB(cluster.pid)));
+}
+
+/** Pod starts on `up`, side by side with raw podman and kube play. */
+async function measurePodStarts(cluster: Cluster, run: Run): Promise<void> {
+  const { plan, rows } = run;
   await waitNodeReady(cluster.endpoint, cluster.nodeName, POD_TIMEOUT_MS);
   await createNamespace(cluster, POD_NAMESPACE);
   log(`pod starts: ${plan.podStarts} (+${plan.podWarmup} warm-up) each via up, podman, kube play`);
@@ -287,55 +362,6 @@ async function measureOnUp(cluster: Cluster, run: Run): Promise<void> {
     "pod create + 2× run -d",
     "until containers run",
   ], run));
-
-  for (const clients of plan.createLevels) {
-    const namespace = `bench-create-${clients}`;
-    await createNamespace(cluster, namespace);
-    log(`create: ${clients} client(s), up to ${plan.createCount} ConfigMaps`);
-    const r = await benchCreate({
-      endpoint: cluster.endpoint,
-      namespace,
-      clients,
-      count: plan.createCount,
-      maxMs: plan.createMaxMs,
-    });
-    if (r.firstFailure) {
-      notes.push(`create ×${clients}: ${r.failed} failed; first: ${r.firstFailure}`);
-    }
-    rows.push({
-      benchmark: "create ConfigMap",
-      setting: `${clients} client${clients === 1 ? "" : "s"}`,
-      result: `${Math.round(r.created / (r.elapsedMs / 1000))} /s (${r.created} in ${
-        (r.elapsedMs / 1000).toFixed(1)
-      } s)`,
-      p50: formatMs(percentile(r.latenciesMs, 50)),
-      p99: formatMs(percentile(r.latenciesMs, 99)),
-    });
-  }
-
-  for (const watchers of plan.watchLevels) {
-    const namespace = `bench-watch-${watchers}`;
-    await createNamespace(cluster, namespace);
-    log(`watch: ${watchers} watchers, ${plan.watchChanges} changes`);
-    const r = await benchWatch({
-      endpoint: cluster.endpoint,
-      namespace,
-      watchers,
-      changes: plan.watchChanges,
-      openTimeoutMs: 30_000,
-      deliveryTimeoutMs: 10_000,
-    });
-    if (r.firstFailure) notes.push(`watch ×${watchers}: ${r.firstFailure}`);
-    rows.push({
-      benchmark: "watch delivery",
-      setting: `${r.opened}/${watchers} watchers, ${plan.watchChanges} changes`,
-      result: `${r.received}/${r.expected} events delivered`,
-      p50: formatMs(percentile(r.latenciesMs, 50)),
-      p99: formatMs(percentile(r.latenciesMs, 99)),
-    });
-  }
-
-  rows.push(rssRow("RSS of `up` after the load above", "", await rssMiB(cluster.pid)));
 }
 
 /**
