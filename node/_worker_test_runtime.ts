@@ -118,6 +118,13 @@ export class TestRuntime implements ContainerRuntime {
     return Promise.resolve(id);
   }
 
+  /** createContainer, then startContainer (both recorded in `calls`). */
+  async runContainer(config: ContainerConfig): Promise<string> {
+    const id = await this.createContainer(config);
+    await this.startContainer(id);
+    return id;
+  }
+
   startContainer(id: string): Promise<void> {
     const c = this.#get(id);
     this.calls.push(`start ${c.config.name}#${c.config.attempt} @${this.clock.now()}`);

@@ -107,6 +107,10 @@ export class CachedRuntime implements ContainerRuntime {
     return this.#changing(() => this.#runtime.startContainer(id));
   }
 
+  runContainer(config: ContainerConfig): Promise<string> {
+    return this.#changing(() => this.#runtime.runContainer(config));
+  }
+
   stopContainer(id: string, graceSeconds: number): Promise<void> {
     return this.#changing(() => this.#runtime.stopContainer(id, graceSeconds));
   }

@@ -333,6 +333,13 @@ export class FakeRuntime implements ContainerRuntime {
     });
   }
 
+  /** createContainer, then startContainer (both recorded in `calls`). */
+  async runContainer(config: ContainerConfig): Promise<string> {
+    const id = await this.createContainer(config);
+    await this.startContainer(id);
+    return id;
+  }
+
   startContainer(id: string): Promise<void> {
     return this.#call("startContainer", () => {
       const container = this.#containers.get(id);

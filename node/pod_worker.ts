@@ -54,6 +54,7 @@ import type { EventType, RecordEvent } from "./events.ts";
 import { type ContainerWaiting, instancesOf, type PodStatus, podStatus } from "./pod_status.ts";
 import { PodProbes, type ProbeResults } from "./probes.ts";
 import {
+  type ContainerConfig,
   type ContainerRuntime,
   type ContainerStatus,
   RuntimeError,
@@ -540,23 +541,30 @@ export class PodWorker {
       ? `Successfully pulled image "${image}" in ${(clock.now() - pullStart) / 1000}s`
       : `Container image "${image}" already present on machine`;
     this.#event(pod, kind, c.name, "Pulled", "Normal", pullMessage);
-    let id: string;
+    let config: ContainerConfig;
     try {
       const inputs = await this.#options.inputs(pod);
-      const config = containerConfigFor(pod, c, kind, attempt, {
+      config = containerConfigFor(pod, c, kind, attempt, {
         ...inputs,
         podIP: sandbox.ip,
         hostIP: this.#options.hostIP,
       });
-      id = await runtime.createContainer(config);
     } catch (e) {
-      const reason = e instanceof RuntimeError
-        ? "CreateContainerError"
-        : "CreateContainerConfigError";
-      return this.#failedStart(pod, kind, c.name, waitingFrom(e, reason));
+      return this.#failedStart(pod, kind, c.name, waitingFrom(e, "CreateContainerConfigError"));
     }
-    this.#event(pod, kind, c.name, "Created", "Normal", `Created container ${c.name}`);
-    return await this.#startExisting(pod, kind, c.name, id);
+    const created = `Created container ${c.name}`;
+    try {
+      await runtime.runContainer(config);
+    } catch (e) {
+      const waiting = waitingFrom(e, "CreateContainerError");
+      if (waiting.reason === "RunContainerError") {
+        this.#event(pod, kind, c.name, "Created", "Normal", created);
+      }
+      return this.#failedStart(pod, kind, c.name, waiting);
+    }
+    this.#event(pod, kind, c.name, "Created", "Normal", created);
+    this.#started(pod, kind, c.name);
+    return true;
   }
 
   async #startExisting(
@@ -570,10 +578,14 @@ export class PodWorker {
     } catch (e) {
       return this.#failedStart(pod, kind, name, waitingFrom(e, "RunContainerError"));
     }
+    this.#started(pod, kind, name);
+    return true;
+  }
+
+  #started(pod: KubeObject, kind: "init" | "app", name: string): void {
     this.#event(pod, kind, name, "Started", "Normal", `Started container ${name}`);
     this.#waiting.delete(name);
     this.#retries.reset(name);
-    return true;
   }
 
   #failedStart(

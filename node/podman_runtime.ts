@@ -22,6 +22,7 @@
 import { type CommandResult, errorText, runCommand } from "./_podman_command.ts";
 import {
   containerCreateArgs,
+  containerName,
   podCreateArgs,
   SANDBOX_LABEL_KEYS,
   sandboxLabels,
@@ -242,6 +243,29 @@ export class PodmanRuntime implements ContainerRuntime {
   }
 
   async createContainer(config: ContainerConfig): Promise<string> {
+    const args = await this.#containerArgs(config);
+    const result = await this.#run(args);
+    if (result.code !== 0) throw this.#createFailed(config, result);
+    return result.stdout.trim();
+  }
+
+  async runContainer(config: ContainerConfig): Promise<string> {
+    const [, ...rest] = await this.#containerArgs(config);
+    const result = await this.#run(["run", "--detach", ...rest]);
+    if (result.code === 0) return result.stdout.trim().split("\n").at(-1) ?? "";
+    // Made but not started (a bad command, a mount runc refuses), or not made at all? podman
+    // exits 125 for both; a container by our name tells, unless the name was taken before.
+    const pod = this.#known.get(config.podUid);
+    const name = pod && containerName(pod.Name, config.name, config.attempt);
+    const taken = /is already in use/.test(result.stderr);
+    if (name && !taken && (await this.#run(["container", "exists", name])).code === 0) {
+      throw this.#error("RunContainerError", "Cannot start container", result);
+    }
+    throw this.#createFailed(config, result);
+  }
+
+  /** `podman create` arguments for `config`, in the sandbox of its pod. */
+  async #containerArgs(config: ContainerConfig): Promise<string[]> {
     requireImageReference(config.image);
     validateContainerConfig(config);
     const pod = this.#known.get(config.podUid) ?? await this.#podOf(config.podUid);
@@ -257,13 +281,13 @@ export class PodmanRuntime implements ContainerRuntime {
       const value = labels[key];
       if (value !== undefined) inherited[key] = value;
     }
-    const result = await this.#run(containerCreateArgs(config, pod.Name, inherited));
-    if (result.code !== 0) {
-      this.#known.delete(config.podUid); // the pod may be gone: look it up again next time
-      this.#present.delete(config.image); // so may the image
-      throw this.#error("CreateContainerError", `Cannot create container '${config.name}'`, result);
-    }
-    return result.stdout.trim();
+    return containerCreateArgs(config, pod.Name, inherited);
+  }
+
+  #createFailed(config: ContainerConfig, result: CommandResult): RuntimeError {
+    this.#known.delete(config.podUid); // the pod may be gone: look it up again next time
+    this.#present.delete(config.image); // so may the image
+    return this.#error("CreateContainerError", `Cannot create container '${config.name}'`, result);
   }
 
   async startContainer(id: string): Promise<void> {

@@ -222,6 +222,14 @@ export interface ContainerRuntime {
 
   startContainer(id: string): Promise<void>;
 
+  /**
+   * {@linkcode createContainer} and {@linkcode startContainer} in one step (podman: one
+   * `run --detach` instead of two calls); resolves the new container's id. A container made but
+   * not started rejects with reason `RunContainerError` and stays behind in state "created" or
+   * "exited", as after a failed `startContainer`.
+   */
+  runContainer(config: ContainerConfig): Promise<string>;
+
   /** SIGTERM (or the image's stop signal), then SIGKILL after `graceSeconds`. */
   stopContainer(id: string, graceSeconds: number): Promise<void>;
 
