@@ -16,6 +16,7 @@ import { GarbageCollector } from "./garbage_collector.ts";
 import { Scheduler } from "./scheduler/mod.ts";
 import { NamespaceController } from "./namespace_controller.ts";
 import { ensureServingPki } from "./pki.ts";
+import { serveHttps } from "./https_server.ts";
 
 /** Options of {@linkcode startControlPlane}. */
 export interface ControlPlaneOptions {
@@ -162,24 +163,14 @@ async function start(
     },
   });
   await scheduler.start();
-  const abort = new AbortController();
-  let resolveListening: (addr: Deno.NetAddr) => void;
-  const listening = new Promise<Deno.NetAddr>((r) => (resolveListening = r));
   const app = createApiApp({
     store,
     tokens: [token],
     ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
     serverAddress: options.listen,
   });
-  const server = Deno.serve({
-    hostname,
-    port,
-    cert: pki.cert,
-    key: pki.key,
-    signal: abort.signal,
-    onListen: (addr) => resolveListening(addr),
-  }, app.fetch);
-  const addr = await listening;
+  const server = await serveHttps({ hostname, port, cert: pki.cert, key: pki.key }, app.fetch);
+  const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `https://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
   const kubeconfigPath = `${options.dataDir}/kubeconfig`;
@@ -193,11 +184,11 @@ async function start(
     token,
     stop() {
       stopped ??= (async () => {
-        abort.abort();
+        const closing = server.shutdown();
         await namespaces.stop();
         await collector.stop();
         await scheduler.stop();
-        await server.finished;
+        await closing;
         await store.close();
         lock.close();
       })();

@@ -66,8 +66,8 @@ export function logHandler(deps: LogServerDeps): (req: Request) => Promise<Respo
         timestamps: url.searchParams.get("timestamps") === "true",
         ...(tailLines !== undefined ? { tailLines } : {}),
         ...(sinceSeconds !== undefined ? { sinceSeconds } : {}),
-        signal: req.signal,
       });
+      // a client that goes away cancels the body, which stops `podman logs --follow`
       return new Response(stream, {
         headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-cache" },
       });

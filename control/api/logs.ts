@@ -94,5 +94,26 @@ export async function proxyLogs(
     "content-type": res.headers.get("content-type") ?? "text/plain",
     "cache-control": "no-cache, private",
   });
-  return new Response(res.body, { status: res.status, headers });
+  return new Response(res.body && endOnAbort(res.body, signal), { status: res.status, headers });
+}
+
+/**
+ * `body`, except that when `signal` aborts (the client went away) the stream ends instead of
+ * failing with the abort: nothing went wrong that is worth an error in the server's log.
+ */
+function endOnAbort(body: ReadableStream<Uint8Array>, signal: AbortSignal) {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        if (signal.aborted) controller.close();
+        else controller.error(error);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }
