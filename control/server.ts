@@ -17,6 +17,9 @@ import { Scheduler } from "./scheduler/mod.ts";
 import { NamespaceController } from "./namespace_controller.ts";
 import { ensureServingPki } from "./pki.ts";
 import { serveHttps } from "./https_server.ts";
+import { parseListen } from "./listen.ts";
+
+export { parseListen };
 
 /** Options of {@linkcode startControlPlane}. */
 export interface ControlPlaneOptions {
@@ -42,16 +45,6 @@ export interface ControlPlane {
 
 /** Namespaces every cluster has from its first start. */
 export const BUILTIN_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
-
-/** Split `HOST:PORT` (IPv6 as `[::1]:6443`); throws a clear error when malformed. */
-export function parseListen(listen: string): { hostname: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(listen);
-  const port = Number(m?.[3]);
-  if (!m || port > 65535) {
-    throw new Error(`--listen must be HOST:PORT (e.g. 127.0.0.1:6443), got "${listen}"`);
-  }
-  return { hostname: m[1] ?? m[2]!, port };
-}
 
 async function ensureToken(path: string): Promise<string> {
   try {

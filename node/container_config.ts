@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * const config = containerConfigFor(pod, pod.spec.containers[0], "app", 0, {
+ * const config = await containerConfigFor(pod, pod.spec.containers[0], "app", 0, {
  *   configMaps: { settings: { LEVEL: "debug" } },
  *   secrets: {},
  *   volumeDirs: { data: "/var/lib/edge/pods/uid/volumes/data" },
@@ -23,7 +23,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import type { KubeObject } from "../storage/object.ts";
 import type { ContainerValue, PodSpecValue } from "../storage/kinds/_pod_spec.ts";
 import { milliValue, wholeValue } from "../storage/quantity.ts";
@@ -62,8 +61,10 @@ function canonicalJson(v: unknown): string {
  * A stable hash of a container's spec (SHA-256 of its canonical JSON, first 16 hex digits),
  * stored as a label: a running container whose hash differs from its spec's is replaced.
  */
-export function specHash(container: ContainerValue): string {
-  return createHash("sha256").update(canonicalJson(container)).digest("hex").slice(0, 16);
+export async function specHash(container: ContainerValue): Promise<string> {
+  const bytes = new TextEncoder().encode(canonicalJson(container));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
@@ -309,13 +310,13 @@ export function containerMounts(
  * @throws {RuntimeError} `CreateContainerConfigError` with kubelet's message when a
  *   ConfigMap, Secret, key or volume it needs is missing, or a quantity is malformed
  */
-export function containerConfigFor(
+export async function containerConfigFor(
   pod: KubeObject,
   container: ContainerValue,
   kind: "init" | "app",
   attempt: number,
   resolved: ContainerInputs,
-): ContainerConfig {
+): Promise<ContainerConfig> {
   const env = containerEnv(pod, container, resolved);
   const vars = new Map(env.map((e) => [e.name, e.value]));
   const config: ContainerConfig = {
@@ -323,7 +324,7 @@ export function containerConfigFor(
     name: container.name,
     kind,
     attempt,
-    specHash: specHash(container),
+    specHash: await specHash(container),
     image: container.image ?? "",
     env,
     mounts: containerMounts(pod, container, env, resolved.volumeDirs),

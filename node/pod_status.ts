@@ -10,7 +10,7 @@
  */
 
 import type { z } from "zod";
-import { podQosClass } from "../storage/kinds/pod.ts";
+import { podQosClass } from "../storage/kinds/_pod_rules.ts";
 import type {
   ContainerStatus as ApiContainerStatusSchema,
   ContainerValue,

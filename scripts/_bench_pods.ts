@@ -17,6 +17,7 @@
 import { stringify as toYaml } from "yaml";
 import { CONTAINERS_CONF } from "../node/podman_runtime.ts";
 import { LABELS } from "../node/runtime.ts";
+import { AGENT_DENO_FLAGS } from "../mod.ts";
 import { type Endpoint, httpRequest, ROOT, run, sleep } from "../tests/_harness.ts";
 
 /** The image every start runs (built by `scripts/build_test_image.sh`). */
@@ -380,7 +381,7 @@ export async function startAgentProcess(options: {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-all",
+      ...AGENT_DENO_FLAGS,
       "mod.ts",
       "agent",
       "--server",

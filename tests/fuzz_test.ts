@@ -13,7 +13,8 @@
  */
 
 import assert from "node:assert/strict";
-import { createApiApp, openKvStore } from "../mod.ts";
+import { createApiApp } from "../control/api/app.ts";
+import { openKvStore } from "../storage/kv_store.ts";
 import { startCluster } from "./_harness.ts";
 
 const TOKEN = "fuzz-admin-token";

@@ -4,6 +4,7 @@
  * proxied to the right agent, and killing one agent's process leaves its pods running.
  * Every address used lives inside namespaces this test creates.
  */
+import { AGENT_DENO_FLAGS } from "../mod.ts";
 import assert from "node:assert/strict";
 import { canCreateNamespaces, createFabric, type Fabric } from "./_netns.ts";
 
@@ -15,9 +16,11 @@ interface Proc {
   output: () => string;
 }
 
+/** Runs `mod.ts ARGS` in a member's namespace, an agent with the flags agents run with. */
 function spawnIn(fabric: Fabric, member: string, args: string[], readyText: string): Promise<Proc> {
+  const flags = args[0] === "agent" ? AGENT_DENO_FLAGS : ["--allow-all"];
   const child = new Deno.Command("nsenter", {
-    args: [...fabric.enter(member), Deno.execPath(), "run", "--allow-all", "mod.ts", ...args],
+    args: [...fabric.enter(member), Deno.execPath(), "run", ...flags, "mod.ts", ...args],
     cwd: ROOT,
     env: { DENO_NO_UPDATE_CHECK: "1" },
     stdin: "null",

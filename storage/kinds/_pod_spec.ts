@@ -32,6 +32,9 @@ import {
   ResourceList,
 } from "./_common.ts";
 import { ObjectMeta, StringMap, Time } from "./_meta.ts";
+import { defaultPullPolicy } from "./_pod_rules.ts";
+
+export { defaultPullPolicy };
 
 const Protocol = z.enum(["TCP", "UDP", "SCTP"]);
 
@@ -576,20 +579,6 @@ export const PodStatus = z.strictObject({
 export type PodSpecValue = z.output<typeof PodSpec>;
 /** A Container as the schema outputs it. */
 export type ContainerValue = z.output<typeof Container>;
-
-/**
- * `imagePullPolicy`'s default: `Always` when the tag is `latest` or absent (and no digest),
- * else `IfNotPresent` (Kubernetes' `SetDefaults_Container`).
- */
-export function defaultPullPolicy(image: string): "Always" | "IfNotPresent" {
-  const at = image.indexOf("@");
-  const hasDigest = at >= 0;
-  const named = hasDigest ? image.slice(0, at) : image;
-  const lastSlash = named.lastIndexOf("/");
-  const colon = named.lastIndexOf(":");
-  const tag = colon > lastSlash ? named.slice(colon + 1) : hasDigest ? "" : "latest";
-  return tag === "latest" ? "Always" : "IfNotPresent";
-}
 
 /** Computed defaults of a pod spec (pods and templates). Mutates `spec`. */
 export function normalizePodSpec(spec: PodSpecValue): void {

@@ -14,17 +14,18 @@ import { timestampSince } from "../duration.ts";
 import type { KubeObject } from "../object.ts";
 import type { ResourceType } from "../resource.ts";
 import type { StatusCause } from "../status.ts";
-import { scaledValue } from "../quantity.ts";
 import { at, fieldGetter, objects, str } from "./_common.ts";
 import { ageColumn, column, nameColumn, objectSchema } from "./_meta.ts";
 import {
-  type ContainerValue,
   normalizePodSpec,
   PodSpec,
   type PodSpecValue,
   PodStatus,
   validatePodSpec,
 } from "./_pod_spec.ts";
+import { podQosClass } from "./_pod_rules.ts";
+
+export { podQosClass };
 
 /** The full Pod object. */
 export const PodSchema = objectSchema({
@@ -34,42 +35,6 @@ export const PodSchema = objectSchema({
 
 /** A Pod as stored. */
 export type Pod = z.output<typeof PodSchema>;
-
-/** The QoS class of a pod spec (`GetPodQOS`): Guaranteed, Burstable or BestEffort. */
-export function podQosClass(spec: PodSpecValue): "Guaranteed" | "Burstable" | "BestEffort" {
-  // in nano units, the finest precision Kubernetes keeps: the sums compare exactly
-  const requests = new Map<string, bigint>();
-  const limits = new Map<string, bigint>();
-  let guaranteed = true;
-  const all: ContainerValue[] = [...(spec.initContainers ?? []), ...spec.containers];
-  for (const c of all) {
-    for (const [name, q] of Object.entries(c.resources.requests ?? {})) {
-      if (name !== "cpu" && name !== "memory") continue;
-      const v = scaledValue(q, 9);
-      if (v > 0n) requests.set(name, (requests.get(name) ?? 0n) + v);
-    }
-    const found = new Set<string>();
-    for (const [name, q] of Object.entries(c.resources.limits ?? {})) {
-      if (name !== "cpu" && name !== "memory") continue;
-      const v = scaledValue(q, 9);
-      if (v > 0n) {
-        found.add(name);
-        limits.set(name, (limits.get(name) ?? 0n) + v);
-      }
-    }
-    if (!found.has("cpu") || !found.has("memory")) guaranteed = false;
-  }
-  if (requests.size === 0 && limits.size === 0) return "BestEffort";
-  if (guaranteed) {
-    for (const [name, req] of requests) {
-      if (limits.get(name) !== req) {
-        guaranteed = false;
-        break;
-      }
-    }
-  }
-  return guaranteed && requests.size === limits.size ? "Guaranteed" : "Burstable";
-}
 
 function normalizePod(obj: KubeObject): void {
   const spec = obj.spec as PodSpecValue;
