@@ -63,3 +63,39 @@ export async function benchCreate(options: CreateOptions): Promise<CreateResult>
   result.elapsedMs = performance.now() - start;
   return result;
 }
+
+/** What one read run measured. */
+export interface ReadResult {
+  /** reads that got 200 */
+  ok: number;
+  firstFailure?: string;
+  latenciesMs: number[];
+}
+
+/**
+ * Read latency of a real-sized object: one client GETs `path` `count` times in a row on one
+ * kept-alive connection, for at most `maxMs`. Catches per-response stalls (a head and body
+ * sent as two segments, held by Nagle's algorithm until the client's delayed ACK) that tiny
+ * objects never show.
+ */
+export async function benchRead(
+  endpoint: Endpoint,
+  path: string,
+  count: number,
+  maxMs: number,
+): Promise<ReadResult> {
+  const result: ReadResult = { ok: 0, latenciesMs: [] };
+  const deadline = performance.now() + maxMs;
+  for (let i = 0; i < count && performance.now() < deadline; i++) {
+    const t0 = performance.now();
+    const response = await httpRequest(endpoint, "GET", path);
+    const t1 = performance.now();
+    if (response.status === 200) {
+      result.ok++;
+      result.latenciesMs.push(t1 - t0);
+    } else {
+      result.firstFailure ??= `GET ${path} -> ${response.status} ${response.text.slice(0, 300)}`;
+    }
+  }
+  return result;
+}

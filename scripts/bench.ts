@@ -21,7 +21,7 @@
  */
 
 import { type Cluster, sleep, startCluster } from "../tests/_harness.ts";
-import { benchCreate } from "./_bench_create.ts";
+import { benchCreate, benchRead } from "./_bench_create.ts";
 import {
   type AgentProcess,
   apiStart,
@@ -47,6 +47,8 @@ interface Plan {
   createLevels: number[];
   createCount: number;
   createMaxMs: number;
+  /** sequential GETs of one object */
+  readCount: number;
   watchLevels: number[];
   watchChanges: number;
   /** measured pod starts per method, after `podWarmup` unmeasured ones */
@@ -67,6 +69,7 @@ const FULL: Plan = {
   createLevels: [1, 10, 50],
   createCount: 2_000,
   createMaxMs: 20_000,
+  readCount: 500,
   watchLevels: [100, 1_000],
   watchChanges: 20,
   podStarts: 20,
@@ -83,6 +86,7 @@ const QUICK: Plan = {
   createLevels: [1, 10, 50],
   createCount: 200,
   createMaxMs: 5_000,
+  readCount: 50,
   watchLevels: [10, 100],
   watchChanges: 3,
   podStarts: 3,
@@ -284,6 +288,7 @@ async function measureOnUp(cluster: Cluster, run: Run): Promise<void> {
   );
 
   if (plan.parts.has("pods")) await measurePodStarts(cluster, run);
+  if (plan.parts.has("create")) await measureRead(cluster, run);
   for (const clients of plan.parts.has("create") ? plan.createLevels : []) {
     const namespace = `bench-create-${clients}`;
     await createNamespace(cluster, namespace);
@@ -332,6 +337,23 @@ async function measureOnUp(cluster: Cluster, run: Run): Promise<void> {
   }
 
   rows.push(rssRow("RSS of `up` after the load above", "", await rssMiB(cluster.pid)));
+}
+
+/** Sequential GETs of the local Node object (a few KB, as real objects are). */
+async function measureRead(cluster: Cluster, run: Run): Promise<void> {
+  await waitNodeReady(cluster.endpoint, cluster.nodeName, POD_TIMEOUT_MS);
+  const path = `/api/v1/nodes/${cluster.nodeName}`;
+  const size = (await cluster.request("GET", path)).text.length;
+  log(`read: ${run.plan.readCount} GETs of ${path} (${size} bytes)`);
+  const r = await benchRead(cluster.endpoint, path, run.plan.readCount, run.plan.createMaxMs);
+  if (r.firstFailure) run.notes.push(`read: ${r.firstFailure}`);
+  run.rows.push({
+    benchmark: "read Node",
+    setting: `1 client, ${(size / 1024).toFixed(1)} KB object`,
+    result: `${r.ok} GETs`,
+    p50: formatMs(percentile(r.latenciesMs, 50)),
+    p99: formatMs(percentile(r.latenciesMs, 99)),
+  });
 }
 
 /** Pod starts on `up`, side by side with raw podman and kube play. */
