@@ -2,8 +2,11 @@
  * `WorkQueue`: the keys a controller must look at, and the one worker that reconciles them.
  *
  * A key added while it waits is not added twice; a key added while it is being reconciled runs
- * again afterwards. When `reconcile(key)` returns true or throws (the error goes to `onError`),
- * the key is added again after `retryMs`. Keys run in the order they were first added.
+ * again afterwards. When `reconcile(key)` returns true the key is added again after `retryMs`;
+ * when it throws (the error goes to `onError`) after a delay that doubles with each failure in
+ * a row, from `retryMs` up to `maxRetryMs` (client-go's per-item exponential rate limiter); a
+ * reconcile that does not throw forgets the failures. Keys run in the order they were first
+ * added.
  *
  * @example
  * ```ts
@@ -29,8 +32,10 @@ export interface WorkQueueOptions {
   reconcile: (key: string) => Promise<boolean>;
   /** told what a reconcile threw; the key is then retried after `retryMs` */
   onError: (key: string, error: unknown) => void;
-  /** delay before a key whose reconcile asked for it, or failed, is added again */
+  /** delay before a key whose reconcile asked for it, or failed once, is added again */
   retryMs: number;
+  /** the longest delay after failures in a row (default `retryMs`: no growth) */
+  maxRetryMs?: number;
   /** the clock retries wait on (default: the system clock) */
   clock?: Clock;
 }
@@ -40,8 +45,11 @@ export class WorkQueue {
   readonly #reconcile: (key: string) => Promise<boolean>;
   readonly #onError: (key: string, error: unknown) => void;
   readonly #retryMs: number;
+  readonly #maxRetryMs: number;
   readonly #clock: Clock;
   readonly #keys = new Set<string>();
+  /** failures in a row, by key */
+  readonly #failures = new Map<string, number>();
   readonly #stop = new AbortController();
   #wake: (() => void) | undefined;
   #worker: Promise<void> | undefined;
@@ -50,6 +58,7 @@ export class WorkQueue {
     this.#reconcile = options.reconcile;
     this.#onError = options.onError;
     this.#retryMs = options.retryMs;
+    this.#maxRetryMs = Math.max(options.retryMs, options.maxRetryMs ?? options.retryMs);
     this.#clock = options.clock ?? systemClock;
   }
 
@@ -93,14 +102,17 @@ export class WorkQueue {
       }
       const key = next.value;
       this.#keys.delete(key);
-      let again: boolean;
       try {
-        again = await this.#reconcile(key);
+        const again = await this.#reconcile(key);
+        this.#failures.delete(key);
+        if (again) this.addAfter(key, this.#retryMs);
       } catch (e) {
         this.#onError(key, e);
-        again = true;
+        const failures = (this.#failures.get(key) ?? 0) + 1;
+        this.#failures.set(key, failures);
+        const delay = this.#retryMs * 2 ** Math.min(failures - 1, 30);
+        this.addAfter(key, Math.min(delay, this.#maxRetryMs));
       }
-      if (again) this.addAfter(key, this.#retryMs);
     }
   }
 }

@@ -122,3 +122,29 @@ Deno.test("WorkQueue.stop() before start() resolves at once, and start() then ru
   assert.deepEqual(calls, []);
   await queue.stop();
 });
+
+Deno.test("WorkQueue backs off failing keys exponentially up to maxRetryMs and forgets on success", async () => {
+  const clock = new FakeClock();
+  const at: number[] = [];
+  let failuresLeft = 5;
+  const queue = new WorkQueue({
+    reconcile: () => {
+      at.push(clock.now());
+      return failuresLeft-- > 0 ? Promise.reject(new Error("down")) : Promise.resolve(false);
+    },
+    onError: () => {},
+    retryMs: 100,
+    maxRetryMs: 500,
+    clock,
+  });
+  queue.start();
+  queue.add("a");
+  await clock.advance(10_000);
+  // failures at 0, 100, 300, 700, 1200; retries after 100, 200, 400, 500 (capped), 500
+  assert.deepEqual(at, [0, 100, 300, 700, 1200, 1700]);
+  failuresLeft = 1;
+  queue.add("a");
+  await clock.advance(10_000);
+  assert.equal(at.at(-1)! - at.at(-2)!, 100, "a success reset the back-off");
+  await queue.stop();
+});

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { microTime } from "../storage/time.ts";
 import { type Clock, systemClock } from "../storage/clock.ts";
 import { isPlainObject, type KubeObject } from "../storage/object.ts";
 import { ApiError } from "../storage/status.ts";
@@ -27,11 +28,6 @@ export interface HeartbeatOptions {
   leaseSeconds?: number;
   /** post node status at least this often even when unchanged (default 5 min) */
   statusEveryMs?: number;
-}
-
-/** RFC 3339 with microseconds, as Kubernetes' MicroTime. */
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
 function seconds(ms: number): string {

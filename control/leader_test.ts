@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { FakeClock } from "../storage/clock.ts";
+import { type KvStore, openKvStore } from "../storage/kv_store.ts";
+import type { KubeObject } from "../storage/object.ts";
+import { findKind } from "../storage/registry.ts";
+import { Objects } from "./api/objects.ts";
+import { LeaderElection } from "./leader.ts";
+
+const LEASE = "/coordination.k8s.io/leases/kube-system/edge-controller-manager";
+
+/** A store with the kube-system namespace, where the Lease lives. */
+async function storeWithKubeSystem(): Promise<KvStore> {
+  const store = await openKvStore(":memory:");
+  await new Objects(store).create(findKind("v1", "Namespace")!, undefined, {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: "kube-system" },
+  }, { fieldValidation: "Strict", dryRun: false });
+  return store;
+}
+
+/** Runs an election whose `lead` records when it led and waits until its term ends. */
+function candidate(election: LeaderElection, log: string[], who: string) {
+  return election.run(async (signal) => {
+    log.push(`${who} leads`);
+    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+    log.push(`${who} stops`);
+  });
+}
+
+Deno.test("LeaderElection: one of two candidates leads; the other takes over after the lease expires", async () => {
+  const store = await storeWithKubeSystem();
+  const clock = new FakeClock(Date.parse("2026-11-22T00:00:00Z"));
+  const log: string[] = [];
+  const options = { store, clock, leaseDurationSeconds: 15, retryMs: 2000 };
+  const a = new LeaderElection({ ...options, identity: "cp-a" });
+  const b = new LeaderElection({ ...options, identity: "cp-b" });
+  try {
+    const runA = candidate(a, log, "a");
+    await clock.advance(0);
+    const runB = candidate(b, log, "b");
+    await clock.advance(10_000);
+    assert.deepEqual(log, ["a leads"]);
+    const lease = (await store.get(LEASE)) as KubeObject & { spec: Record<string, unknown> };
+    assert.equal(lease.spec.holderIdentity, "cp-a");
+    assert.equal(lease.spec.renewTime, "2026-11-22T00:00:10.000000Z");
+
+    // a stops renewing (its process went away): b waits out the lease, then takes over
+    await a.stop();
+    await runA;
+    assert.deepEqual(log, ["a leads", "a stops"]);
+    await clock.advance(14_000);
+    assert.deepEqual(log, ["a leads", "a stops"]);
+    await clock.advance(4_000);
+    assert.deepEqual(log, ["a leads", "a stops", "b leads"]);
+    const taken = (await store.get(LEASE)) as KubeObject & { spec: Record<string, unknown> };
+    assert.equal(taken.spec.holderIdentity, "cp-b");
+    assert.equal(taken.spec.leaseTransitions, 1);
+    await b.stop();
+    await runB;
+    assert.deepEqual(log.at(-1), "b stops");
+  } finally {
+    await a.stop();
+    await b.stop();
+    await store.close();
+  }
+});
+
+Deno.test("LeaderElection: a leader whose lease is taken stops leading", async () => {
+  const store = await storeWithKubeSystem();
+  const clock = new FakeClock(Date.parse("2026-11-22T00:00:00Z"));
+  const log: string[] = [];
+  const a = new LeaderElection({ store, clock, identity: "cp-a", retryMs: 2000 });
+  try {
+    const run = candidate(a, log, "a");
+    await clock.advance(0);
+    assert.deepEqual(log, ["a leads"]);
+    // someone else holds the lease now, for an hour (as if a's renewals had been lost)
+    const lease = (await store.get(LEASE))!;
+    const spec = { ...(lease.spec as object), holderIdentity: "cp-z", leaseDurationSeconds: 3600 };
+    await store.update(LEASE, { ...lease, spec });
+    await clock.advance(14_000);
+    assert.deepEqual(log, ["a leads"]);
+    await clock.advance(2_000);
+    assert.deepEqual(log, ["a leads", "a stops"]);
+    await a.stop();
+    await run;
+  } finally {
+    await store.close();
+  }
+});
