@@ -1,23 +1,10 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../storage/clock.ts";
-import { type KvStore, openKvStore } from "../storage/kv_store.ts";
 import type { KubeObject } from "../storage/object.ts";
-import { findKind } from "../storage/registry.ts";
-import { Objects } from "./api/objects.ts";
+import { storeWithNamespaces } from "./_testing.ts";
 import { LeaderElection } from "./leader.ts";
 
 const LEASE = "/coordination.k8s.io/leases/kube-system/edge-controller-manager";
-
-/** A store with the kube-system namespace, where the Lease lives. */
-async function storeWithKubeSystem(): Promise<KvStore> {
-  const store = await openKvStore(":memory:");
-  await new Objects(store).create(findKind("v1", "Namespace")!, undefined, {
-    apiVersion: "v1",
-    kind: "Namespace",
-    metadata: { name: "kube-system" },
-  }, { fieldValidation: "Strict", dryRun: false });
-  return store;
-}
 
 /** Runs an election whose `lead` records when it led and waits until its term ends. */
 function candidate(election: LeaderElection, log: string[], who: string) {
@@ -29,7 +16,7 @@ function candidate(election: LeaderElection, log: string[], who: string) {
 }
 
 Deno.test("LeaderElection: one of two candidates leads; the other takes over after the lease expires", async () => {
-  const store = await storeWithKubeSystem();
+  const store = await storeWithNamespaces();
   const clock = new FakeClock(Date.parse("2026-11-22T00:00:00Z"));
   const log: string[] = [];
   const options = { store, clock, leaseDurationSeconds: 15, retryMs: 2000 };
@@ -67,7 +54,7 @@ Deno.test("LeaderElection: one of two candidates leads; the other takes over aft
 });
 
 Deno.test("LeaderElection: a leader whose lease is taken stops leading", async () => {
-  const store = await storeWithKubeSystem();
+  const store = await storeWithNamespaces();
   const clock = new FakeClock(Date.parse("2026-11-22T00:00:00Z"));
   const log: string[] = [];
   const a = new LeaderElection({ store, clock, identity: "cp-a", retryMs: 2000 });

@@ -29,12 +29,14 @@
  * @module
  */
 
+import { systemClock } from "../../storage/clock.ts";
 import type { Pod } from "../../storage/kinds/pod.ts";
 import { cloneJson, type KubeObject } from "../../storage/object.ts";
-import { apiVersionOf, type ResourceType, storeKey } from "../../storage/resource.ts";
+import { type ResourceType, storeKey } from "../../storage/resource.ts";
 import { ApiError } from "../../storage/status.ts";
 import type { Store, StoreEvent, StoreWatch } from "../../storage/store.ts";
 import { Objects, timestamp } from "../api/objects.ts";
+import { EventRecorder } from "../events.ts";
 import { WorkQueue } from "../work_queue.ts";
 import { schedulePod } from "./schedule.ts";
 import { Snapshot } from "./snapshot.ts";
@@ -78,14 +80,6 @@ export interface SchedulerOptions {
   resyncMs?: number;
   /** the time stamped on conditions and Events (default: the system clock) */
   now?: () => Date;
-}
-
-/** What the scheduler remembers of the last FailedScheduling Event of a pod. */
-interface RecordedEvent {
-  name: string;
-  message: string;
-  count: number;
-  firstTimestamp: string;
 }
 
 function requireType(types: readonly ResourceType[], kind: string): ResourceType {
@@ -163,7 +157,7 @@ export class Scheduler {
   readonly #store: Store;
   readonly #objects: Objects;
   readonly #pods: ResourceType;
-  readonly #events: ResourceType;
+  readonly #events: EventRecorder;
   readonly #bind: BindFunction;
   readonly #name: string;
   readonly #retryMs: number;
@@ -176,15 +170,12 @@ export class Scheduler {
   readonly #versions = new Map<string, number>();
   /** unschedulable pods → their scheduling inputs at the failed attempt */
   readonly #unschedulable = new Map<string, string>();
-  /** pod uid → its last FailedScheduling Event */
-  readonly #recorded = new Map<string, RecordedEvent>();
   readonly #queue: WorkQueue;
   /** the resync timer and the watches' relist pauses */
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   readonly #abort = new AbortController();
   readonly #watches = new Set<StoreWatch>();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
-  #eventSeq = 0;
   #stopped = false;
   #done: Promise<void> | undefined;
 
@@ -192,12 +183,16 @@ export class Scheduler {
     this.#store = options.store;
     this.#objects = options.objects ?? new Objects(options.store);
     this.#pods = requireType(options.types, "Pod");
-    this.#events = requireType(options.types, "Event");
     requireType(options.types, "Node");
     requireType(options.types, "Namespace");
     this.#now = options.now ?? (() => new Date());
     this.#bind = options.bind ?? bindByUpdate(this.#objects, this.#pods, this.#now);
     this.#name = options.schedulerName ?? DEFAULT_SCHEDULER_NAME;
+    this.#events = new EventRecorder({
+      store: options.store,
+      component: this.#name,
+      clock: { now: () => this.#now().getTime(), sleep: systemClock.sleep },
+    });
     this.#retryMs = options.retryMs ?? 1000;
     this.#resyncMs = options.resyncMs ?? 60_000;
     this.#queue = new WorkQueue({
@@ -366,7 +361,7 @@ export class Scheduler {
     const spec = specOf(obj);
     if (spec.nodeName) {
       this.#pending.delete(key);
-      this.#dropUnschedulable(key, obj.metadata.uid);
+      this.#unschedulable.delete(key);
       const before = this.#snapshot.pod(key);
       this.#snapshot.setPod(obj);
       const after = this.#snapshot.pod(key);
@@ -383,7 +378,7 @@ export class Scheduler {
       !obj.metadata.deletionTimestamp && (spec.schedulingGates ?? []).length === 0;
     if (!ours) {
       this.#pending.delete(key);
-      this.#dropUnschedulable(key, obj.metadata.uid);
+      this.#unschedulable.delete(key);
       return;
     }
     this.#pending.set(key, obj);
@@ -395,18 +390,12 @@ export class Scheduler {
 
   /** Forget a deleted pod; true when it counted against a node. */
   #forgetPod(key: string): boolean {
-    const uid = this.#pending.get(key)?.metadata.uid ?? this.#snapshot.pod(key)?.uid;
     const bound = this.#snapshot.pod(key) !== undefined;
     this.#versions.delete(key);
     this.#pending.delete(key);
-    this.#dropUnschedulable(key, uid);
+    this.#unschedulable.delete(key);
     this.#snapshot.deletePod(key);
     return bound;
-  }
-
-  #dropUnschedulable(key: string, uid: string | undefined): void {
-    this.#unschedulable.delete(key);
-    if (uid) this.#recorded.delete(uid);
   }
 
   /** Re-read a pod after a lost bind race so the next plan starts from fresh state. */
@@ -427,7 +416,7 @@ export class Scheduler {
     const bound = cloneJson(pod);
     bound.spec = { ...specOf(pod), nodeName };
     this.#pending.delete(key);
-    this.#dropUnschedulable(key, pod.metadata.uid);
+    this.#unschedulable.delete(key);
     this.#snapshot.setPod(bound);
     this.#kick();
   }
@@ -485,59 +474,7 @@ export class Scheduler {
 
   /** Record a FailedScheduling Event (best effort: a failure is logged, not retried). */
   async #recordEvent(pod: KubeObject, message: string): Promise<void> {
-    const uid = pod.metadata.uid ?? "";
-    const namespace = pod.metadata.namespace ?? "";
-    const now = timestamp(this.#now());
-    const last = this.#recorded.get(uid);
-    const same = last?.message === message;
-    const record: RecordedEvent = same && last ? { ...last, count: last.count + 1 } : {
-      name: `${pod.metadata.name}.${this.#eventSuffix()}`,
-      message,
-      count: 1,
-      firstTimestamp: now,
-    };
-    const event: KubeObject = {
-      apiVersion: apiVersionOf(this.#events),
-      kind: "Event",
-      metadata: { name: record.name, namespace },
-      involvedObject: {
-        kind: "Pod",
-        namespace,
-        name: pod.metadata.name,
-        uid,
-        apiVersion: pod.apiVersion,
-        resourceVersion: pod.metadata.resourceVersion,
-      },
-      reason: "FailedScheduling",
-      message,
-      source: { component: this.#name },
-      firstTimestamp: record.firstTimestamp,
-      lastTimestamp: now,
-      count: record.count,
-      type: "Warning",
-      reportingComponent: this.#name,
-    };
-    try {
-      if (same) {
-        try {
-          await this.#objects.update(this.#events, namespace, record.name, event, WRITE);
-        } catch (e) {
-          if (!(e instanceof ApiError && e.reason === "NotFound")) throw e;
-          await this.#objects.create(this.#events, namespace, event, WRITE);
-        }
-      } else {
-        await this.#objects.create(this.#events, namespace, event, WRITE);
-      }
-      this.#recorded.set(uid, record);
-    } catch (e) {
-      console.error(`scheduler: recording an event for pod ${namespace}/${pod.metadata.name}:`, e);
-    }
-  }
-
-  /** kube's event name suffix: the time in nanoseconds, in hex (made unique per process). */
-  #eventSuffix(): string {
-    const nanos = BigInt(this.#now().getTime()) * 1_000_000n + BigInt(this.#eventSeq++ % 1_000_000);
-    return nanos.toString(16);
+    await this.#events.record(pod, "Warning", "FailedScheduling", message);
   }
 
   /** The cluster changed: retry the unschedulable pods, at most once per `retryMs`. */
