@@ -571,6 +571,12 @@ Deno.test("API generateName makes a unique name and dryRun writes nothing", asyn
     const gen = await call(app, "POST", CM, { ...cm(""), metadata: { generateName: "job-" } });
     assert.equal(gen.status, 201);
     assert.match((gen.json.metadata as { name: string }).name, /^job-[a-z0-9]{5}$/);
+    const long = await call(app, "POST", CM, {
+      ...cm(""),
+      metadata: { generateName: "x".repeat(70) },
+    });
+    assert.equal(long.status, 201, "a long base is cut to fit 63 characters");
+    assert.match((long.json.metadata as { name: string }).name, /^x{58}[a-z0-9]{5}$/);
     const before = await snapshot(store);
     const dry = await call(app, "POST", `${CM}?dryRun=All`, cm("dry"));
     assert.equal(dry.status, 201);

@@ -44,6 +44,8 @@ export interface DeleteResult {
 }
 
 const GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+/** The longest `generateName` kept: 63 minus the 5 random characters. */
+const MAX_GENERATED_BASE = 58;
 const MAX_PATCH_RETRIES = 5;
 
 /** Kubernetes timestamps: RFC 3339, seconds precision, UTC. */
@@ -168,7 +170,8 @@ export class Objects {
     if (isPlainObject(input) && isPlainObject(input.metadata)) {
       const meta = input.metadata;
       if (!meta.name && typeof meta.generateName === "string" && meta.generateName) {
-        meta.name = `${meta.generateName}${randomSuffix()}`;
+        // as apiserver's name generator: the base is cut so the name fits 63 characters
+        meta.name = `${meta.generateName.slice(0, MAX_GENERATED_BASE)}${randomSuffix()}`;
       }
     }
     const { object: obj, warnings } = this.validate(rt, namespace, input, options);
