@@ -76,7 +76,10 @@ export class LeaderElection {
     return this.#running;
   }
 
-  /** Stops campaigning and leading; resolves when `lead` has returned. */
+  /**
+   * Stops campaigning and leading; once `lead` has returned, gives the Lease up (so another
+   * candidate need not wait for it to expire). Resolves when all that is done.
+   */
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#running;
@@ -105,8 +108,25 @@ export class LeaderElection {
         }
         stop.removeEventListener("abort", onStop);
         await leading;
+        if (stop.aborted) await this.#release();
       }
       await clock.sleep(retryMs, stop);
+    }
+  }
+
+  /** Gives the Lease up if this process still holds it (client-go's ReleaseOnCancel). */
+  async #release(): Promise<void> {
+    const rt = findKind("coordination.k8s.io/v1", "Lease")!;
+    const { namespace, name, identity } = this.#o;
+    try {
+      const lease = await this.#objects.get(rt, namespace, name);
+      const spec = (lease.spec ?? {}) as Record<string, unknown>;
+      if (spec.holderIdentity !== identity) return;
+      const { holderIdentity: _, ...rest } = spec;
+      const released = { ...rest, leaseDurationSeconds: 1, renewTime: microTime(0) };
+      await this.#objects.update(rt, namespace, name, { ...lease, spec: released }, WRITE);
+    } catch (e) {
+      console.error(`leader election: releasing ${this.#leaseName()}:`, e);
     }
   }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../storage/clock.ts";
+import { microTime } from "../storage/time.ts";
 import type { KubeObject } from "../storage/object.ts";
 import { storeWithNamespaces } from "./_testing.ts";
 import { LeaderElection } from "./leader.ts";
@@ -15,7 +16,7 @@ function candidate(election: LeaderElection, log: string[], who: string) {
   });
 }
 
-Deno.test("LeaderElection: one of two candidates leads; the other takes over after the lease expires", async () => {
+Deno.test("LeaderElection: one of two candidates leads; the other takes over when it lets go", async () => {
   const store = await storeWithNamespaces();
   const clock = new FakeClock(Date.parse("2026-11-22T00:00:00Z"));
   const log: string[] = [];
@@ -32,13 +33,11 @@ Deno.test("LeaderElection: one of two candidates leads; the other takes over aft
     assert.equal(lease.spec.holderIdentity, "cp-a");
     assert.equal(lease.spec.renewTime, "2026-11-22T00:00:10.000000Z");
 
-    // a stops renewing (its process went away): b waits out the lease, then takes over
+    // a stops and gives the lease up: b takes over at its next try
     await a.stop();
     await runA;
     assert.deepEqual(log, ["a leads", "a stops"]);
-    await clock.advance(14_000);
-    assert.deepEqual(log, ["a leads", "a stops"]);
-    await clock.advance(4_000);
+    await clock.advance(2_000);
     assert.deepEqual(log, ["a leads", "a stops", "b leads"]);
     const taken = (await store.get(LEASE)) as KubeObject & { spec: Record<string, unknown> };
     assert.equal(taken.spec.holderIdentity, "cp-b");
@@ -53,7 +52,7 @@ Deno.test("LeaderElection: one of two candidates leads; the other takes over aft
   }
 });
 
-Deno.test("LeaderElection: a leader whose lease is taken stops leading", async () => {
+Deno.test("LeaderElection: a leader whose lease is taken stops leading; a dead one's expires", async () => {
   const store = await storeWithNamespaces();
   const clock = new FakeClock(Date.parse("2026-11-22T00:00:00Z"));
   const log: string[] = [];
@@ -72,6 +71,25 @@ Deno.test("LeaderElection: a leader whose lease is taken stops leading", async (
     assert.deepEqual(log, ["a leads", "a stops"]);
     await a.stop();
     await run;
+
+    // cp-z dies holding a 15 s lease: a new candidate leads once it has expired
+    const held = (await store.get(LEASE))!;
+    await store.update(LEASE, {
+      ...held,
+      spec: {
+        ...(held.spec as object),
+        leaseDurationSeconds: 15,
+        renewTime: microTime(clock.now()),
+      },
+    });
+    const c = new LeaderElection({ store, clock, identity: "cp-c", retryMs: 2000 });
+    const runC = candidate(c, log, "c");
+    await clock.advance(14_000);
+    assert.equal(log.includes("c leads"), false);
+    await clock.advance(2_000);
+    assert.equal(log.at(-1), "c leads");
+    await c.stop();
+    await runC;
   } finally {
     await store.close();
   }
