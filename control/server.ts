@@ -16,7 +16,9 @@ import { GarbageCollector } from "./garbage_collector.ts";
 import { Scheduler } from "./scheduler/mod.ts";
 import { NamespaceController } from "./namespace_controller.ts";
 import { ensureServingPki } from "./pki.ts";
+import { ControllerManager } from "./controller_manager.ts";
 import { serveHttps } from "./https_server.ts";
+import { LeaderElection } from "./leader.ts";
 import { parseListen } from "./listen.ts";
 
 export { parseListen };
@@ -45,6 +47,22 @@ export interface ControlPlane {
 
 /** Namespaces every cluster has from its first start. */
 export const BUILTIN_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/**
+ * This control plane's leader-election identity, `<hostname>_<random>`, kept in the data dir:
+ * a restarted process is the same candidate and takes its Lease back at once.
+ */
+async function ensureIdentity(path: string): Promise<string> {
+  try {
+    const identity = (await Deno.readTextFile(path)).trim();
+    if (/^[\w.-]+_[0-9a-f-]{36}$/.test(identity)) return identity;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const identity = `${Deno.hostname().replace(/[^\w.-]/g, "-")}_${crypto.randomUUID()}`;
+  await Deno.writeTextFile(path, identity + "\n");
+  return identity;
+}
 
 async function ensureToken(path: string): Promise<string> {
   try {
@@ -134,28 +152,54 @@ async function start(
     throw e;
   }
 
-  const namespaces = new NamespaceController({ store, types: RESOURCE_TYPES });
-  await namespaces.start();
-  const collector = new GarbageCollector({ store, types: RESOURCE_TYPES });
-  await collector.start();
   const objects = new Objects(store);
   const pods = RESOURCE_TYPES.find((rt) => rt.group === "" && rt.kind === "Pod")!;
-  const scheduler = new Scheduler({
+  const election = new LeaderElection({
     store,
-    types: RESOURCE_TYPES,
-    objects,
-    bind: async (pod, node, resourceVersion) => {
-      await bindPod(
-        objects,
-        pods,
-        pod.metadata.namespace!,
-        pod.metadata.name!,
-        node,
-        resourceVersion,
-      );
-    },
+    identity: await ensureIdentity(`${options.dataDir}/identity`),
   });
-  await scheduler.start();
+  const leading = Promise.withResolvers<void>();
+  // The controllers and the scheduler act only while this process holds the leader Lease.
+  const campaign = election.run(async (signal) => {
+    const components = [
+      new NamespaceController({ store, types: RESOURCE_TYPES }),
+      new GarbageCollector({ store, types: RESOURCE_TYPES }),
+      new Scheduler({
+        store,
+        types: RESOURCE_TYPES,
+        objects,
+        bind: async (pod, node, resourceVersion) => {
+          await bindPod(
+            objects,
+            pods,
+            pod.metadata.namespace!,
+            pod.metadata.name!,
+            node,
+            resourceVersion,
+          );
+        },
+      }),
+      new ControllerManager({ store }),
+    ];
+    const started = [];
+    try {
+      for (const component of components) {
+        await component.start();
+        started.push(component);
+      }
+      leading.resolve();
+      await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+    } finally {
+      for (const component of started.reverse()) await component.stop();
+    }
+  });
+  // Serve at once; a process that is not the leader (another holds the Lease) still serves.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    leading.promise,
+    new Promise((resolve) => timer = setTimeout(resolve, 3000)),
+  ]);
+  clearTimeout(timer);
   const app = createApiApp({
     store,
     tokens: [token],
@@ -178,9 +222,8 @@ async function start(
     stop() {
       stopped ??= (async () => {
         const closing = server.shutdown();
-        await namespaces.stop();
-        await collector.stop();
-        await scheduler.stop();
+        await election.stop();
+        await campaign;
         await closing;
         await store.close();
         lock.close();

@@ -1,0 +1,56 @@
+/**
+ * {@linkcode ControllerManager}: the workload controllers and the informers they share (one
+ * watch per kind for all of them), started and stopped together, as kube-controller-manager.
+ * The control plane runs it only while it holds the leader Lease (`leader.ts`).
+ *
+ * @module
+ */
+
+import { type Clock, systemClock } from "../storage/clock.ts";
+import { findKind } from "../storage/registry.ts";
+import { storePrefix } from "../storage/resource.ts";
+import type { Store } from "../storage/store.ts";
+import { EventRecorder } from "./events.ts";
+import { Informer } from "./informer.ts";
+import { POD_NAMESPACE_INDEX, ReplicaSetController } from "./replicaset/controller.ts";
+
+/** Options of {@linkcode ControllerManager}. */
+export interface ControllerManagerOptions {
+  store: Store;
+  clock?: Clock;
+}
+
+/** Starts and stops the shared informers and the controllers that use them. */
+export class ControllerManager {
+  readonly #informers: Informer[];
+  readonly #replicaSets: ReplicaSetController;
+
+  constructor(options: ControllerManagerOptions) {
+    const { store } = options;
+    const clock = options.clock ?? systemClock;
+    const informer = (apiVersion: string, kind: string) =>
+      new Informer({ store, prefix: storePrefix(findKind(apiVersion, kind)!), name: kind, clock });
+    const pods = informer("v1", "Pod");
+    pods.addIndex(POD_NAMESPACE_INDEX, (pod) => [pod.metadata.namespace ?? ""]);
+    const replicaSets = informer("apps/v1", "ReplicaSet");
+    this.#informers = [pods, replicaSets];
+    this.#replicaSets = new ReplicaSetController({
+      store,
+      replicaSets,
+      pods,
+      clock,
+      events: new EventRecorder({ store, component: "replicaset-controller", clock }),
+    });
+  }
+
+  /** Lists every kind (handlers enqueue what they see), then starts the controllers' workers. */
+  async start(): Promise<void> {
+    await Promise.all(this.#informers.map((i) => i.start()));
+    this.#replicaSets.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.#replicaSets.stop();
+    await Promise.all(this.#informers.map((i) => i.stop()));
+  }
+}
