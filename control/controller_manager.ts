@@ -11,7 +11,8 @@ import { findKind } from "../storage/registry.ts";
 import { storePrefix } from "../storage/resource.ts";
 import type { Store } from "../storage/store.ts";
 import { EventRecorder } from "./events.ts";
-import { Informer } from "./informer.ts";
+import { DeploymentController } from "./deployment/controller.ts";
+import { byController, byUid, CONTROLLER_INDEX, Informer, UID_INDEX } from "./informer.ts";
 import { POD_NAMESPACE_INDEX, ReplicaSetController } from "./replicaset/controller.ts";
 
 /** Options of {@linkcode ControllerManager}. */
@@ -23,7 +24,7 @@ export interface ControllerManagerOptions {
 /** Starts and stops the shared informers and the controllers that use them. */
 export class ControllerManager {
   readonly #informers: Informer[];
-  readonly #replicaSets: ReplicaSetController;
+  readonly #controllers: Array<{ start(): void; stop(): Promise<void> }>;
 
   constructor(options: ControllerManagerOptions) {
     const { store } = options;
@@ -32,25 +33,40 @@ export class ControllerManager {
       new Informer({ store, prefix: storePrefix(findKind(apiVersion, kind)!), name: kind, clock });
     const pods = informer("v1", "Pod");
     pods.addIndex(POD_NAMESPACE_INDEX, (pod) => [pod.metadata.namespace ?? ""]);
+    pods.addIndex(CONTROLLER_INDEX, byController);
     const replicaSets = informer("apps/v1", "ReplicaSet");
-    this.#informers = [pods, replicaSets];
-    this.#replicaSets = new ReplicaSetController({
-      store,
-      replicaSets,
-      pods,
-      clock,
-      events: new EventRecorder({ store, component: "replicaset-controller", clock }),
-    });
+    replicaSets.addIndex(CONTROLLER_INDEX, byController);
+    replicaSets.addIndex(UID_INDEX, byUid);
+    const deployments = informer("apps/v1", "Deployment");
+    this.#informers = [pods, replicaSets, deployments];
+    const events = (component: string) => new EventRecorder({ store, component, clock });
+    this.#controllers = [
+      new ReplicaSetController({
+        store,
+        replicaSets,
+        pods,
+        clock,
+        events: events("replicaset-controller"),
+      }),
+      new DeploymentController({
+        store,
+        deployments,
+        replicaSets,
+        pods,
+        clock,
+        events: events("deployment-controller"),
+      }),
+    ];
   }
 
   /** Lists every kind (handlers enqueue what they see), then starts the controllers' workers. */
   async start(): Promise<void> {
     await Promise.all(this.#informers.map((i) => i.start()));
-    this.#replicaSets.start();
+    for (const controller of this.#controllers) controller.start();
   }
 
   async stop(): Promise<void> {
-    await this.#replicaSets.stop();
+    await Promise.all(this.#controllers.map((c) => c.stop()));
     await Promise.all(this.#informers.map((i) => i.stop()));
   }
 }

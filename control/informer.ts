@@ -26,6 +26,28 @@ import { type Clock, systemClock } from "../storage/clock.ts";
 import type { KubeObject } from "../storage/object.ts";
 import type { Store, StoreWatch } from "../storage/store.ts";
 
+/** Index of objects by the uid of their controller (the ownerReference with `controller`). */
+export const CONTROLLER_INDEX = "controller";
+
+/** Index of objects by their own uid. */
+export const UID_INDEX = "uid";
+
+/** The uid of `obj`'s controller, if it has one (`metav1.GetControllerOf`). */
+export function controllerOf(obj: KubeObject): string | undefined {
+  return obj.metadata.ownerReferences?.find((ref) => ref.controller === true)?.uid;
+}
+
+/** Index values for {@linkcode CONTROLLER_INDEX}. */
+export function byController(obj: KubeObject): string[] {
+  const uid = controllerOf(obj);
+  return uid ? [uid] : [];
+}
+
+/** Index values for {@linkcode UID_INDEX}. */
+export function byUid(obj: KubeObject): string[] {
+  return obj.metadata.uid ? [obj.metadata.uid] : [];
+}
+
 /** One change seen by an {@linkcode Informer}; `old` is the previous state of an update. */
 export type InformerEvent =
   | { type: "add"; object: KubeObject }
