@@ -232,7 +232,7 @@ export class Agent {
         nodeName: this.#o.nodeName,
         hostIP: this.#nodeIp,
         inputs: (p) => this.#inputs(p),
-        onStatus: (status) => this.#report(this.#workers.get(uid)?.pod ?? pod, status),
+        onStatus: (status) => this.#afterSync(uid, status),
         events: this.#events.record,
         ...(this.#o.relistMs ? { relistMs: this.#o.relistMs } : {}),
       });
@@ -241,10 +241,22 @@ export class Agent {
     }
     entry.pod = pod;
     const worker = entry.worker;
-    worker.sync(pod).then(async (status) => {
-      await this.#report(pod, status);
-      if (pod.metadata.deletionTimestamp && worker.terminated) await this.#finishDeletion(pod);
-    }).catch((e) => console.error(`agent: sync ${pod.metadata.name}:`, e));
+    worker.sync(pod).then((status) => this.#afterSync(uid, status))
+      .catch((e) => console.error(`agent: sync ${pod.metadata.name}:`, e));
+  }
+
+  /**
+   * After any sync of a pod's worker, ours or one it ran by itself (a probe, a timer, the
+   * end of a termination that began in an earlier sync): report the status, and once a pod
+   * being deleted has stopped, delete it for good.
+   */
+  async #afterSync(uid: string, status: unknown): Promise<void> {
+    const entry = this.#workers.get(uid);
+    if (!entry) return;
+    await this.#report(entry.pod, status);
+    if (entry.pod.metadata.deletionTimestamp && entry.worker.terminated) {
+      await this.#finishDeletion(entry.pod);
+    }
   }
 
   /** The pod is gone from the API: stop its containers, drop its state. */
@@ -272,7 +284,8 @@ export class Agent {
         preconditions: { uid: pod.metadata.uid },
       });
     } catch (e) {
-      if (!(e instanceof ApiError && e.reason === "Conflict")) throw e;
+      // already gone, or a new pod of the same name
+      if (!(e instanceof ApiError && (e.reason === "Conflict" || e.reason === "NotFound"))) throw e;
     }
   }
 
