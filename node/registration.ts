@@ -95,23 +95,27 @@ export class NodeHeartbeat {
   }
 
   async #postNode(now: number): Promise<void> {
-    const desired = this.#keepTransitionTimes(await this.#o.node(seconds(now)));
     const path = `/api/v1/nodes/${this.#o.nodeName}`;
-    const current = this.#registered ? null : await this.#o.client.get(path);
-    if (!this.#registered && !current) {
+    // Compared with the API's copy, as kubelet does: when the node controller has marked the
+    // node Unknown (the control plane lost touch with us), the truth is posted at once.
+    const current = await this.#o.client.get(path);
+    if (current) this.#lastConditions = conditionsOf(current);
+    const desired = this.#keepTransitionTimes(await this.#o.node(seconds(now)));
+    if (!current && !this.#registered) {
       await this.#o.client.create("/api/v1/nodes", desired);
       this.#registered = true;
       this.#remember(desired, now);
       return;
     }
-    this.#registered = true;
     const fingerprint = statusFingerprint(desired);
     const due = now - this.#lastStatusAt >= (this.#o.statusEveryMs ?? 300_000);
-    if (fingerprint === this.#lastStatus && !due) return;
-    if (current) {
+    const stored = current ? statusFingerprint(current) : undefined;
+    if (fingerprint === this.#lastStatus && fingerprint === stored && !due) return;
+    if (current && !this.#registered) {
       const labels = { ...(current.metadata.labels ?? {}), ...(desired.metadata.labels ?? {}) };
       await this.#o.client.patch(path, { metadata: { labels } });
     }
+    this.#registered = true;
     await this.#o.client.patch(`${path}/status`, { status: desired.status });
     this.#remember(desired, now);
   }

@@ -77,6 +77,17 @@ Deno.test("NodeHeartbeat registers the Node, renews its Lease every 10 s and pos
       ready?.lastTransitionTime,
       "an unchanged condition keeps its transition time",
     );
+
+    // The node controller lost touch and marked the node Unknown: the next beat corrects it.
+    const conditions = changedStatus.conditions.map((c) =>
+      c.type === "Ready" ? { ...c, status: "Unknown", reason: "NodeStatusUnknown" } : c
+    );
+    await client.patch("/api/v1/nodes/edge-1/status", { status: { conditions } });
+    await clock.advance(1_000);
+    await heartbeat.beat();
+    const corrected = await client.get("/api/v1/nodes/edge-1");
+    const back = (corrected?.status as typeof status).conditions.find((c) => c.type === "Ready");
+    assert.equal(back?.status, "True", "posted again although the agent's own view never changed");
   } finally {
     await heartbeat.stop();
     client.close();
