@@ -6,6 +6,7 @@
  */
 import { AGENT_DENO_FLAGS } from "../mod.ts";
 import assert from "node:assert/strict";
+import { until } from "./_e2e.ts";
 import { canCreateNamespaces, createFabric, type Fabric } from "./_netns.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -88,16 +89,6 @@ async function runIn(
     stdout: new TextDecoder().decode(out.stdout),
     stderr: new TextDecoder().decode(out.stderr),
   };
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const PODS = `

@@ -4,52 +4,8 @@
  * All traffic stays on 127.0.0.1 (probes run inside the pods' own network namespaces).
  */
 import assert from "node:assert/strict";
+import { buildImage, haveTools, IMAGE, podman, until } from "./_e2e.ts";
 import { type Cluster, startCluster } from "./_harness.ts";
-
-const KUBECTL = "/usr/bin/kubectl";
-const IMAGE = "localhost/edge-test:1";
-
-async function haveTools(): Promise<string | undefined> {
-  for (const tool of [KUBECTL, "/usr/bin/podman"]) {
-    try {
-      await Deno.stat(tool);
-    } catch {
-      return `${tool} is not installed`;
-    }
-  }
-  return undefined;
-}
-
-async function buildImage(): Promise<void> {
-  const out = await new Deno.Command("bash", {
-    args: [new URL("../scripts/build_test_image.sh", import.meta.url).pathname],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-}
-
-async function podman(args: string[]): Promise<string> {
-  const out = await new Deno.Command("podman", { args, stdout: "piped", stderr: "piped" })
-    .output();
-  return new TextDecoder().decode(out.stdout);
-}
-
-/** Poll `check` until it returns a value, for at most `ms`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-}
 
 interface PodView {
   metadata: { uid: string; name: string };
