@@ -12,9 +12,11 @@
  */
 
 import { configMaps } from "./kinds/config_map.ts";
+import { daemonSets } from "./kinds/daemon_set.ts";
 import { deployments } from "./kinds/deployment.ts";
 import { endpoints } from "./kinds/endpoints.ts";
 import { events } from "./kinds/event.ts";
+import { jobs } from "./kinds/job.ts";
 import { leases } from "./kinds/lease.ts";
 import { namespaces } from "./kinds/namespace.ts";
 import { nodes } from "./kinds/node.ts";
@@ -38,6 +40,8 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   events,
   deployments,
   replicaSets,
+  daemonSets,
+  jobs,
   leases,
 ];
 

@@ -44,7 +44,7 @@ Deno.test("RESOURCE_TYPES declare Kubernetes' names, scopes and subresources", (
   const byKind = new Map(RESOURCE_TYPES.map((rt) => [rt.kind, rt]));
   assert.deepEqual(
     [...byKind.values()].filter((rt) => rt.categories.includes("all")).map((rt) => rt.kind).sort(),
-    ["Deployment", "Pod", "ReplicaSet", "Service"],
+    ["DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "Service"],
   );
   assert.deepEqual(
     [...byKind.values()].filter((rt) => !rt.namespaced).map((rt) => rt.kind).sort(),

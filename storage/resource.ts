@@ -67,6 +67,12 @@ export interface ResourceType {
   /** Extra field selectors, e.g. `{"spec.nodeName": o => o.spec?.nodeName}` for pods. */
   fieldSelectors: Record<string, FieldGetter>;
   /**
+   * Create-time defaulting that needs the server-assigned `metadata.uid` (kube-apiserver's
+   * `PrepareForCreate`), e.g. Job generates its selector and pod template labels from it. Runs
+   * on create only, after schema defaults and before `normalize`. Mutates `obj` in place.
+   */
+  prepareForCreate?(obj: KubeObject): void;
+  /**
    * Kind-specific normalisation run after schema defaults and before validation checks, e.g.
    * Secret folds `stringData` into base64 `data`. Mutates `obj` in place.
    */

@@ -337,9 +337,10 @@ const MAX_STRIP_ROUNDS = 8;
  *
  * Steps: body must be a JSON object; `apiVersion`/`kind` must match `rt` (filled in when
  * absent); the kind's schema is applied (defaults included); unknown fields are rejected
- * (`Strict`), reported as warnings (`Warn`) or dropped (`Ignore`); then `rt.normalize`, the
- * metadata rules and `rt.validate`. Throws only {@linkcode ApiError}: `BadRequest` for bodies
- * that cannot be decoded, `Invalid` (422) with field causes otherwise.
+ * (`Strict`), reported as warnings (`Warn`) or dropped (`Ignore`); then, on create (no `old`),
+ * `rt.prepareForCreate`; then `rt.normalize`, the metadata rules and `rt.validate`. Throws only
+ * {@linkcode ApiError}: `BadRequest` for bodies that cannot be decoded, `Invalid` (422) with
+ * field causes otherwise.
  */
 export function validateObject(
   rt: ResourceType,
@@ -427,6 +428,7 @@ function _validateObject(
 
   const object = parsed.data as KubeObject;
   if (!rt.namespaced) delete object.metadata.namespace;
+  if (!options.old) rt.prepareForCreate?.(object);
   rt.normalize?.(object);
   const causes = [
     ...validateMetadata(rt, object),

@@ -167,18 +167,22 @@ export class Objects {
     input: unknown,
     options: WriteOptions,
   ): Promise<WriteResult> {
+    // as apiserver's FillObjectMetaSystemFields: the uid exists before the kind's create-time
+    // defaults (a Job's generated selector) and validation run
+    const uid = crypto.randomUUID();
     if (isPlainObject(input) && isPlainObject(input.metadata)) {
       const meta = input.metadata;
       if (!meta.name && typeof meta.generateName === "string" && meta.generateName) {
         // as apiserver's name generator: the base is cut so the name fits 63 characters
         meta.name = `${meta.generateName.slice(0, MAX_GENERATED_BASE)}${randomSuffix()}`;
       }
+      meta.uid = uid;
     }
     const { object: obj, warnings } = this.validate(rt, namespace, input, options);
     const meta = obj.metadata;
     const name = meta.name!;
     if (rt.namespaced) await this.checkNamespaceOpen(meta.namespace!);
-    meta.uid = crypto.randomUUID();
+    meta.uid = uid;
     meta.creationTimestamp = timestamp(this.now());
     delete meta.resourceVersion;
     delete meta.deletionTimestamp;

@@ -1,6 +1,7 @@
 /**
- * What Deployments and ReplicaSets share: a selector that must match the pod template, the
- * template checks, and the Containers/Images/Selector cells.
+ * What the pod-template workloads share (Deployment, ReplicaSet, DaemonSet, Job): a selector
+ * that must match the pod template, the template checks, and the Containers/Images/Selector
+ * cells.
  *
  * @module
  */
@@ -56,24 +57,10 @@ export function validateWorkloadSpec(obj: KubeObject, old: KubeObject | undefine
     if (size === 0) {
       causes.push(invalid("spec.selector", selector, "empty selector is invalid for deployment"));
     } else {
-      let matches = true;
-      try {
-        matches = matchesLabelSelector(
-          labelSelectorFromSpec(sel as LabelSelectorSpec),
-          templateLabels,
-        );
-      } catch {
+      const matches = selectorMatchesLabels(sel, templateLabels);
+      if (matches === undefined) {
         causes.push(invalid("spec.selector", selector, "invalid label selector"));
-      }
-      if (!matches) {
-        causes.push(
-          invalid(
-            "spec.template.metadata.labels",
-            templateLabels,
-            "`selector` does not match template `labels`",
-          ),
-        );
-      }
+      } else if (!matches) causes.push(selectorMismatch(templateLabels));
     }
   }
   causes.push(...validateTemplateMeta(at(template, "metadata"), "spec.template.metadata"));
@@ -90,6 +77,34 @@ export function validateWorkloadSpec(obj: KubeObject, old: KubeObject | undefine
     );
   }
   return causes;
+}
+
+/**
+ * Whether a `metav1.LabelSelector` selects `labels` (`LabelSelectorAsSelector` + `Matches`): an
+ * absent selector selects nothing; `undefined` when the selector cannot be parsed (its causes
+ * come from `validateLabelSelector`).
+ */
+export function selectorMatchesLabels(
+  selector: unknown,
+  labels: Record<string, string>,
+): boolean | undefined {
+  try {
+    return matchesLabelSelector(
+      labelSelectorFromSpec(selector as LabelSelectorSpec | undefined),
+      labels,
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cause for a selector that does not select the pod template's labels. */
+export function selectorMismatch(templateLabels: Record<string, string>): StatusCause {
+  return invalid(
+    "spec.template.metadata.labels",
+    templateLabels,
+    "`selector` does not match template `labels`",
+  );
 }
 
 /** The Containers and Images cells: names and images of the template's containers. */
