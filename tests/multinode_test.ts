@@ -4,92 +4,19 @@
  * proxied to the right agent, and killing one agent's process leaves its pods running.
  * Every address used lives inside namespaces this test creates.
  */
-import { AGENT_DENO_FLAGS } from "../mod.ts";
 import assert from "node:assert/strict";
 import { until } from "./_e2e.ts";
-import { canCreateNamespaces, createFabric, type Fabric } from "./_netns.ts";
+import {
+  type MultiNode,
+  nodesReady,
+  runIn,
+  spawnIn,
+  startMultiNode,
+  stopProc,
+} from "./_multinode.ts";
+import { canCreateNamespaces } from "./_netns.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const IMAGE = "localhost/edge-test:1";
-
-interface Proc {
-  child: Deno.ChildProcess;
-  output: () => string;
-}
-
-/** Runs `mod.ts ARGS` in a member's namespace, an agent with the flags agents run with. */
-function spawnIn(fabric: Fabric, member: string, args: string[], readyText: string): Promise<Proc> {
-  const flags = args[0] === "agent" ? AGENT_DENO_FLAGS : ["--allow-all"];
-  const child = new Deno.Command("nsenter", {
-    args: [...fabric.enter(member), Deno.execPath(), "run", ...flags, "mod.ts", ...args],
-    cwd: ROOT,
-    env: { DENO_NO_UPDATE_CHECK: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  const decoder = new TextDecoder();
-  const ready = Promise.withResolvers<void>();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) {
-      text += decoder.decode(chunk, { stream: true });
-      if (text.includes(readyText)) ready.resolve();
-    }
-  };
-  pump(child.stdout);
-  pump(child.stderr);
-  const timer = setTimeout(
-    () => ready.reject(new Error(`${args[0]} in ${member} not ready:\n${text}`)),
-    60_000,
-  );
-  child.status.then(() => ready.reject(new Error(`${args[0]} in ${member} exited:\n${text}`)));
-  return ready.promise.then(() => {
-    clearTimeout(timer);
-    return { child, output: () => text };
-  }, (e) => {
-    clearTimeout(timer);
-    throw e;
-  });
-}
-
-async function stopProc(p: Proc | undefined, signal: Deno.Signal = "SIGTERM"): Promise<void> {
-  if (!p) return;
-  try {
-    p.child.kill(signal);
-  } catch {
-    // already gone
-  }
-  await p.child.status;
-}
-
-async function runIn(
-  fabric: Fabric,
-  member: string,
-  cmd: string,
-  args: string[],
-  env: Record<string, string> = {},
-  stdin?: string,
-) {
-  const child = new Deno.Command("nsenter", {
-    args: [...fabric.enter(member), cmd, ...args],
-    env,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
 
 const PODS = `
 apiVersion: v1
@@ -145,69 +72,12 @@ Deno.test({
       console.log(`skipped: ${why}`);
       return;
     }
-    const id = crypto.randomUUID().slice(0, 4).replace(/[^a-z0-9]/g, "a");
-    const subnet = 1 + (crypto.getRandomValues(new Uint8Array(1))[0]! % 250);
-    const fabric = await createFabric(id, ["cp", "a", "b"], subnet);
-    const root = await Deno.makeTempDir({ prefix: "edge-multinode-" });
-    const cp = fabric.members.cp!;
-    const kubeEnv = {
-      KUBECONFIG: `${root}/cp/kubeconfig`,
-      HOME: root,
-      KUBECACHEDIR: `${root}/kcache`,
-    };
-    const kubectl = (args: string[], stdin?: string) =>
-      runIn(fabric, "cp", "/usr/bin/kubectl", args, kubeEnv, stdin);
-    let server: Proc | undefined;
-    const agents: Record<string, Proc | undefined> = {};
-    const nodeName = (m: string) => `node-${id}-${m}`;
-    const serverArgs = ["server", "--data-dir", `${root}/cp`, "--listen", `${cp.ip}:6443`];
-    let agentArgs: (m: string) => string[] = () => [];
+    const c: MultiNode = await startMultiNode(["a", "b"]);
+    const { fabric, agents, nodeName } = c;
+    const kubectl = c.kubectl;
     try {
-      const build = await new Deno.Command("bash", {
-        args: [`${ROOT}/scripts/build_test_image.sh`],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(build.success, new TextDecoder().decode(build.stderr));
-      server = await spawnIn(fabric, "cp", serverArgs, "ready at");
-      const token = (await Deno.readTextFile(`${root}/cp/admin.token`)).trim();
-      agentArgs = (m: string) => {
-        const ip = fabric.members[m]!.ip;
-        return [
-          "agent",
-          "--server",
-          `https://${cp.ip}:6443`,
-          "--token",
-          token,
-          "--ca-file",
-          `${root}/cp/pki/ca.crt`,
-          "--node-name",
-          nodeName(m),
-          "--node-ip",
-          ip,
-          "--agent-listen",
-          `${ip}:10250`,
-          "--labels",
-          `zone=${m}`,
-          "--data-dir",
-          `${root}/agent-${m}`,
-        ];
-      };
-      for (const m of ["a", "b"]) {
-        agents[m] = await spawnIn(fabric, m, agentArgs(m), "edge agent: running");
-      }
-
       await t.step("both nodes register and become Ready", async () => {
-        await until("two Ready nodes", async () => {
-          const r = await kubectl(["get", "nodes", "-o", "json"]);
-          const nodes = JSON.parse(r.stdout).items as Array<
-            { status: { conditions: Array<{ type: string; status: string }> } }
-          >;
-          const ready = nodes.filter((n) =>
-            n.status.conditions.some((c) => c.type === "Ready" && c.status === "True")
-          );
-          return ready.length === 2 ? true : undefined;
-        });
+        await nodesReady(c, 2, until);
       });
 
       await t.step("nodeSelector and pod anti-affinity place pods on the right nodes", async () => {
@@ -287,10 +157,10 @@ Deno.test({
             c.pod === "pinned" && c.state === "running"
           );
           assert.ok(pinnedBefore, "pinned runs on node b");
-          await stopProc(server);
-          server = undefined;
+          await stopProc(c.server);
+          c.server = undefined;
           await stopProc(agents.b);
-          agents.b = await spawnIn(fabric, "b", agentArgs("b"), "edge agent: running");
+          agents.b = await spawnIn(fabric, "b", c.agentArgs("b"), "edge agent: running");
           const attemptsThen = Math.max(
             ...(await containersOnB()).filter((c) => c.pod === "flaky").map((c) => c.attempt),
           );
@@ -302,7 +172,7 @@ Deno.test({
           const pinnedAfter = (await containersOnB()).find((c) => c.id === pinnedBefore.id);
           assert.equal(pinnedAfter?.state, "running", "adopted, not recreated");
 
-          server = await spawnIn(fabric, "cp", serverArgs, "ready at");
+          c.server = await spawnIn(fabric, "cp", c.serverArgs, "ready at");
           await until("status caught up", async () => {
             const r = await kubectl(["get", "pod", "flaky", "-o", "json"]);
             const pod = JSON.parse(r.stdout);
@@ -324,22 +194,7 @@ Deno.test({
         },
       );
     } finally {
-      for (const m of ["a", "b"]) await stopProc(agents[m]);
-      await stopProc(server);
-      for (const m of ["a", "b"]) {
-        const ids = await runIn(fabric, m, "podman", [
-          "pod",
-          "ps",
-          "-q",
-          "--filter",
-          `label=io.edge.node=${nodeName(m)}`,
-        ]);
-        for (const podId of ids.stdout.split("\n").filter((x) => x.trim())) {
-          await runIn(fabric, m, "podman", ["pod", "rm", "-f", "-t", "0", podId.trim()]);
-        }
-      }
-      await fabric.destroy();
-      await Deno.remove(root, { recursive: true }).catch(() => {});
+      await c.destroy();
     }
   },
 });
