@@ -36,6 +36,9 @@ Options of up and server:
   --data-dir DIR         state, admin token, CA and kubeconfig (default ./.edge)
   --listen HOST:PORT     address to serve the API on (default 127.0.0.1:6443; port 0 = any)
   --max-body-bytes N     largest request body accepted (default 3145728)
+  --node-monitor-grace-period S   silence after which a node is Unknown (default 40s)
+  --default-toleration-seconds S  how long pods stay on an unreachable or not-ready
+                         node before eviction, unless they tolerate it (default 300)
 
 Options of up and agent:
   --node-name NAME       the Node's name (default: this host's name)
@@ -55,6 +58,8 @@ interface Flags {
   dataDir?: string;
   listen: string;
   maxBodyBytes?: number;
+  nodeMonitorGraceSeconds?: number;
+  defaultTolerationSeconds?: number;
   nodeName?: string;
   nodeIp?: string;
   agentListen?: string;
@@ -68,6 +73,8 @@ const FLAGS: Record<string, { key: keyof Flags; commands: string[] }> = {
   "--data-dir": { key: "dataDir", commands: ["up", "server", "agent"] },
   "--listen": { key: "listen", commands: ["up", "server"] },
   "--max-body-bytes": { key: "maxBodyBytes", commands: ["up", "server"] },
+  "--node-monitor-grace-period": { key: "nodeMonitorGraceSeconds", commands: ["up", "server"] },
+  "--default-toleration-seconds": { key: "defaultTolerationSeconds", commands: ["up", "server"] },
   "--node-name": { key: "nodeName", commands: ["up", "agent"] },
   "--node-ip": { key: "nodeIp", commands: ["up", "agent"] },
   "--agent-listen": { key: "agentListen", commands: ["up", "agent"] },
@@ -94,6 +101,10 @@ function parseFlags(command: string, args: string[]): Flags {
         throw new Error("--max-body-bytes must be an integer of at least 1024");
       }
       flags.maxBodyBytes = n;
+    } else if (spec.key === "nodeMonitorGraceSeconds" || spec.key === "defaultTolerationSeconds") {
+      const m = /^(\d{1,6})s?$/.exec(value);
+      if (!m) throw new Error(`${name} takes seconds (e.g. 40 or 40s), got "${value}"`);
+      flags[spec.key] = Number(m[1]);
     } else if (spec.key === "labels") {
       for (const pair of value.split(",")) {
         const [k, v] = pair.split("=", 2);
@@ -157,6 +168,12 @@ async function serve(mode: "up" | "server", args: string[]): Promise<number> {
     dataDir,
     listen: flags.listen,
     ...(flags.maxBodyBytes ? { maxBodyBytes: flags.maxBodyBytes } : {}),
+    ...(flags.nodeMonitorGraceSeconds !== undefined
+      ? { nodeMonitorGracePeriodMs: flags.nodeMonitorGraceSeconds * 1000 }
+      : {}),
+    ...(flags.defaultTolerationSeconds !== undefined
+      ? { defaultTolerationSeconds: flags.defaultTolerationSeconds }
+      : {}),
   });
   let agent: Agent | undefined;
   try {

@@ -12,6 +12,11 @@ import { storePrefix } from "../storage/resource.ts";
 import type { Store } from "../storage/store.ts";
 import { EventRecorder } from "./events.ts";
 import { DeploymentController } from "./deployment/controller.ts";
+import {
+  NodeLifecycleController,
+  POD_NODE_NAME_INDEX,
+  podNodeName,
+} from "./node_lifecycle/controller.ts";
 import { byController, byUid, CONTROLLER_INDEX, Informer, UID_INDEX } from "./informer.ts";
 import { POD_NAMESPACE_INDEX, ReplicaSetController } from "./replicaset/controller.ts";
 
@@ -19,6 +24,10 @@ import { POD_NAMESPACE_INDEX, ReplicaSetController } from "./replicaset/controll
 export interface ControllerManagerOptions {
   store: Store;
   clock?: Clock;
+  /** silence after which a node's conditions become Unknown (default 40 s) */
+  nodeMonitorGracePeriodMs?: number;
+  /** tolerationSeconds pods get for not-ready/unreachable NoExecute taints (default 300) */
+  defaultTolerationSeconds?: number;
 }
 
 /** Starts and stops the shared informers and the controllers that use them. */
@@ -37,8 +46,11 @@ export class ControllerManager {
     const replicaSets = informer("apps/v1", "ReplicaSet");
     replicaSets.addIndex(CONTROLLER_INDEX, byController);
     replicaSets.addIndex(UID_INDEX, byUid);
+    pods.addIndex(POD_NODE_NAME_INDEX, podNodeName);
     const deployments = informer("apps/v1", "Deployment");
-    this.#informers = [pods, replicaSets, deployments];
+    const nodes = informer("v1", "Node");
+    const leases = informer("coordination.k8s.io/v1", "Lease");
+    this.#informers = [pods, replicaSets, deployments, nodes, leases];
     const events = (component: string) => new EventRecorder({ store, component, clock });
     this.#controllers = [
       new ReplicaSetController({
@@ -55,6 +67,20 @@ export class ControllerManager {
         pods,
         clock,
         events: events("deployment-controller"),
+      }),
+      new NodeLifecycleController({
+        store,
+        nodes,
+        leases,
+        pods,
+        clock,
+        events: events("node-controller"),
+        ...(options.nodeMonitorGracePeriodMs !== undefined
+          ? { gracePeriodMs: options.nodeMonitorGracePeriodMs }
+          : {}),
+        ...(options.defaultTolerationSeconds !== undefined
+          ? { defaultTolerationSeconds: options.defaultTolerationSeconds }
+          : {}),
       }),
     ];
   }

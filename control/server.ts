@@ -31,6 +31,10 @@ export interface ControlPlaneOptions {
   listen: string;
   /** request body limit in bytes */
   maxBodyBytes?: number;
+  /** silence after which a node's conditions become Unknown (default 40 s) */
+  nodeMonitorGracePeriodMs?: number;
+  /** how long pods stay on an unreachable or not-ready node without a toleration (300) */
+  defaultTolerationSeconds?: number;
 }
 
 /** A running control plane. */
@@ -179,7 +183,15 @@ async function start(
           );
         },
       }),
-      new ControllerManager({ store }),
+      new ControllerManager({
+        store,
+        ...(options.nodeMonitorGracePeriodMs !== undefined
+          ? { nodeMonitorGracePeriodMs: options.nodeMonitorGracePeriodMs }
+          : {}),
+        ...(options.defaultTolerationSeconds !== undefined
+          ? { defaultTolerationSeconds: options.defaultTolerationSeconds }
+          : {}),
+      }),
     ];
     const started = [];
     try {
