@@ -781,5 +781,45 @@ Deno.test("API deletes a bound pod gracefully: status updates keep it, a grace-0
     );
     assert.equal((await call(app, "DELETE", `${PODS}/p`, { gracePeriodSeconds: 0 })).status, 200);
     assert.equal((await call(app, "GET", `${PODS}/p`)).status, 404);
+
+    // an unbound pod held by a finalizer gets grace 0: it goes once the finalizer does
+    await call(app, "POST", PODS, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "held", finalizers: ["example.com/hold"] },
+      spec: { containers: [{ name: "c", image: "x:1" }] },
+    });
+    const held = await call(app, "DELETE", `${PODS}/held`);
+    assert.equal(
+      (held.json.metadata as { deletionGracePeriodSeconds: number }).deletionGracePeriodSeconds,
+      0,
+    );
+    const released = await call(app, "PATCH", `${PODS}/held`, { metadata: { finalizers: [] } }, {
+      "content-type": "application/merge-patch+json",
+    });
+    assert.equal(released.status, 200);
+    assert.equal((await call(app, "GET", `${PODS}/held`)).status, 404);
+  });
+});
+
+Deno.test("API generation ignores the key order of an unchanged spec", async () => {
+  await withApp(async (app) => {
+    const DEPLOY = "/apis/apps/v1/namespaces/default/deployments";
+    const template = {
+      metadata: { labels: { app: "w" } },
+      spec: { containers: [{ name: "c", image: "x:1" }] },
+    };
+    const created = await call(app, "POST", DEPLOY, {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "w" },
+      spec: { selector: { matchLabels: { app: "w" } }, template },
+    });
+    assert.equal(created.status, 201);
+    const body = created.json as { spec: Record<string, unknown>; metadata: object };
+    const reordered = Object.fromEntries(Object.entries(body.spec).reverse());
+    const updated = await call(app, "PUT", `${DEPLOY}/w`, { ...body, spec: reordered });
+    assert.equal(updated.status, 200);
+    assert.equal((updated.json.metadata as { generation: number }).generation, 1);
   });
 });

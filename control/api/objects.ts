@@ -64,15 +64,15 @@ function refOf(rt: ResourceType) {
   return { group: rt.group, resource: rt.plural, kind: rt.kind };
 }
 
-/** Everything but metadata and status: what a generation bump compares. */
-function specPart(rt: ResourceType, obj: KubeObject): string {
+/** Everything but metadata and status: what a generation bump compares (key order aside). */
+function specPart(rt: ResourceType, obj: KubeObject): Record<string, unknown> {
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     if (k === "metadata" || k === "apiVersion" || k === "kind") continue;
     if (rt.statusFields.includes(k)) continue;
     rest[k] = v;
   }
-  return JSON.stringify(rest);
+  return rest;
 }
 
 /** The resource-level object service used by the HTTP handlers and in-process controllers. */
@@ -312,7 +312,7 @@ export class Objects {
     }
     if (rt.tracksGeneration) {
       const gen = oldMeta.generation ?? 1;
-      meta.generation = specPart(rt, old) === specPart(rt, next) ? gen : gen + 1;
+      meta.generation = sameJson(specPart(rt, old), specPart(rt, next)) ? gen : gen + 1;
     } else {
       delete meta.generation;
     }
@@ -379,8 +379,7 @@ export class Objects {
    */
   private gracefulPodDeletion(rt: ResourceType, pod: KubeObject, options: DeleteOptions): boolean {
     if (rt.kind !== "Pod" || options.gracePeriodSeconds === 0) return false;
-    const spec = isPlainObject(pod.spec) ? pod.spec : {};
-    return typeof spec.nodeName === "string" && spec.nodeName !== "";
+    return podGraceSeconds(pod) > 0;
   }
 
   /** A repeated delete may only shorten a pod's grace period, never lengthen it. */
@@ -503,8 +502,15 @@ export class Objects {
 }
 
 /** A pod's own termination grace period (spec.terminationGracePeriodSeconds, default 30). */
+/**
+ * The grace period a pod's deletion gets (kube's pod strategy `CheckGracefulDelete`): none for a
+ * pod no node runs (not scheduled, or Succeeded/Failed), else its terminationGracePeriodSeconds.
+ */
 function podGraceSeconds(pod: KubeObject): number {
   const spec = isPlainObject(pod.spec) ? pod.spec : {};
+  const status = isPlainObject(pod.status) ? pod.status : {};
+  const scheduled = typeof spec.nodeName === "string" && spec.nodeName !== "";
+  if (!scheduled || status.phase === "Succeeded" || status.phase === "Failed") return 0;
   const grace = spec.terminationGracePeriodSeconds;
   return typeof grace === "number" && grace >= 0 ? grace : 30;
 }
