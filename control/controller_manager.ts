@@ -1,6 +1,7 @@
 /**
- * {@linkcode ControllerManager}: the workload controllers and the informers they share (one
- * watch per kind for all of them), started and stopped together, as kube-controller-manager.
+ * {@linkcode ControllerManager}: the workload controllers (ReplicaSet, Deployment, DaemonSet,
+ * Job, node lifecycle) and the informers they share (one watch per kind for all of them),
+ * started and stopped together, as kube-controller-manager.
  * The control plane runs it only while it holds the leader Lease (`leader.ts`).
  *
  * @module
@@ -11,7 +12,9 @@ import { findKind } from "../storage/registry.ts";
 import { storePrefix } from "../storage/resource.ts";
 import type { Store } from "../storage/store.ts";
 import { EventRecorder } from "./events.ts";
+import { DaemonSetController } from "./daemonset/controller.ts";
 import { DeploymentController } from "./deployment/controller.ts";
+import { JobController } from "./job/controller.ts";
 import {
   NodeLifecycleController,
   POD_NODE_NAME_INDEX,
@@ -50,7 +53,9 @@ export class ControllerManager {
     const deployments = informer("apps/v1", "Deployment");
     const nodes = informer("v1", "Node");
     const leases = informer("coordination.k8s.io/v1", "Lease");
-    this.#informers = [pods, replicaSets, deployments, nodes, leases];
+    const daemonSets = informer("apps/v1", "DaemonSet");
+    const jobs = informer("batch/v1", "Job");
+    this.#informers = [pods, replicaSets, deployments, nodes, leases, daemonSets, jobs];
     const events = (component: string) => new EventRecorder({ store, component, clock });
     this.#controllers = [
       new ReplicaSetController({
@@ -68,6 +73,15 @@ export class ControllerManager {
         clock,
         events: events("deployment-controller"),
       }),
+      new DaemonSetController({
+        store,
+        daemonSets,
+        nodes,
+        pods,
+        clock,
+        events: events("daemonset-controller"),
+      }),
+      new JobController({ store, jobs, pods, clock, events: events("job-controller") }),
       new NodeLifecycleController({
         store,
         nodes,
