@@ -43,6 +43,20 @@ spec:
       - {name: c, image: ${IMAGE}, imagePullPolicy: Never, command: [sleep, "3600"]}
 `;
 
+const DAEMONSET = `
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agentd}
+spec:
+  selector: {matchLabels: {app: agentd}}
+  template:
+    metadata: {labels: {app: agentd}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: c, image: ${IMAGE}, imagePullPolicy: Never, command: [sleep, "3600"]}
+`;
+
 interface PodView {
   metadata: { name: string; deletionTimestamp?: string };
   spec: { nodeName?: string };
@@ -60,7 +74,8 @@ function readyOn(pod: PodView, node: string): boolean {
     pod.status.conditions?.some((x) => x.type === "Ready" && x.status === "True") === true;
 }
 
-async function containersOf(c: MultiNode, member: string): Promise<string[]> {
+/** Names of the podman pods (sandboxes) the agent of `member` runs. */
+async function sandboxesOf(c: MultiNode, member: string): Promise<string[]> {
   const out = await runIn(c.fabric, member, "podman", [
     "pod",
     "ps",
@@ -102,6 +117,19 @@ Deno.test({
         }, 90_000);
       });
 
+      await t.step("a DaemonSet runs one pod on each node", async () => {
+        const applied = await c.kubectl(["apply", "-f", "-"], DAEMONSET);
+        assert.equal(applied.code, 0, applied.stderr);
+        await until("a ready daemon pod on each node", async () => {
+          const all = await pods(c, "app=agentd");
+          const one = all.length === 2 && all.some((p) => readyOn(p, a)) &&
+            all.some((p) => readyOn(p, b));
+          return one ? true : undefined;
+        }, 90_000);
+        const rollout = await c.kubectl(["rollout", "status", "ds/agentd", "--timeout=60s"]);
+        assert.equal(rollout.code, 0, rollout.stdout + rollout.stderr);
+      });
+
       await t.step("killing agent a: node a goes Unknown and is tainted", async () => {
         await stopProc(c.agents.a, "SIGKILL");
         c.agents.a = undefined;
@@ -131,6 +159,9 @@ Deno.test({
           "name",
         ]);
         assert.notEqual(events.stdout.trim(), "", "the eviction was recorded");
+        const daemons = await pods(c, "app=agentd");
+        const onA = daemons.find((p) => p.spec.nodeName === a);
+        assert.ok(onA && !onA.metadata.deletionTimestamp, "the daemon pod on node a is kept");
       });
 
       await t.step(
@@ -144,8 +175,8 @@ Deno.test({
           }, 60_000);
           await until("no spread pods left on node a", async () => {
             const left = (await pods(c, "app=spread")).filter((p) => p.spec.nodeName === a);
-            const containers = await containersOf(c, "a");
-            return left.length === 0 && containers.length === 0 ? true : undefined;
+            const sandboxes = (await sandboxesOf(c, "a")).filter((n) => n.includes("_spread-"));
+            return left.length === 0 && sandboxes.length === 0 ? true : undefined;
           }, 60_000);
         },
       );

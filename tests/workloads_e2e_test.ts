@@ -34,6 +34,21 @@ spec:
           periodSeconds: 1
 `;
 
+const JOB = `
+apiVersion: batch/v1
+kind: Job
+metadata: {name: count}
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: c, image: ${IMAGE}, imagePullPolicy: Never, command: [sh, -c, "echo done"]}
+`;
+
 interface PodView {
   metadata: { name: string; uid: string; deletionTimestamp?: string };
   spec: { containers: Array<{ image: string }> };
@@ -196,6 +211,23 @@ Deno.test({
           });
         },
       );
+      await t.step("a Job of 3 completions, 2 at a time, completes", async () => {
+        const applied = await c.kubectl(["apply", "-f", "-"], { stdin: JOB });
+        assert.equal(applied.code, 0, applied.stderr);
+        const waited = await c.kubectl([
+          "wait",
+          "--for=condition=complete",
+          "job/count",
+          "--timeout=120s",
+        ]);
+        assert.equal(waited.code, 0, waited.stdout + waited.stderr);
+        const r = await c.kubectl(["get", "job", "count", "-o", "json"]);
+        const job = JSON.parse(r.stdout) as { status: { succeeded?: number; failed?: number } };
+        assert.equal(job.status.succeeded, 3);
+        assert.equal(job.status.failed, undefined);
+        const table = await c.kubectl(["get", "job", "count"]);
+        assert.match(table.stdout, /count\s+Complete\s+3\/3/);
+      });
     } finally {
       await c.stop();
       const left = await podman([
