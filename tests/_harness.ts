@@ -487,6 +487,21 @@ async function stopServer(server: ServerProcess): Promise<void> {
   }
 }
 
+/** Removes the podman pods of the agent named `nodeName` (they carry its node label). */
+async function removeNodePods(nodeName: string): Promise<void> {
+  const listed = await run("podman", [
+    "pod",
+    "ps",
+    "--quiet",
+    "--filter",
+    `label=io.edge.node=${nodeName}`,
+  ], { timeoutMs: 60_000 }).catch(() => undefined);
+  const ids = listed?.stdout.split("\n").map((id) => id.trim()).filter((id) => id !== "") ?? [];
+  if (ids.length > 0) {
+    await run("podman", ["pod", "rm", "--force", "--time", "0", ...ids], { timeoutMs: 120_000 });
+  }
+}
+
 /** What the harness needs from a kubeconfig written by `mod.ts up`. */
 export interface Credentials {
   token: string;
@@ -595,6 +610,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       stopped = true;
       client?.close();
       await stopServer(server);
+      // `up` leaves its pods running by design; a test's cluster takes them along
+      if (mode === "up") await removeNodePods(nodeName);
       await Deno.remove(root, { recursive: true });
     },
     [Symbol.asyncDispose]() {

@@ -9,6 +9,9 @@ import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
 import { withCluster } from "./_harness.ts";
 
+/** These tests need the API only: no agent, so the workloads they create run nowhere. */
+const API_ONLY = { mode: "server" } as const;
+
 interface SeenEvent {
   type: string;
   name: string;
@@ -141,5 +144,5 @@ Deno.test({
         assert.deepEqual(after.data, { name: "web-1", v: "2" });
       },
     );
-  }),
+  }, API_ONLY),
 });

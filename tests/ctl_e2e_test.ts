@@ -12,6 +12,9 @@ import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import { type CommandResult, hasKubectl, withCluster } from "./_harness.ts";
 
+/** These tests need the API only: no agent, so the workloads they create run nowhere. */
+const API_ONLY = { mode: "server" } as const;
+
 function assertOk(result: CommandResult, what: string): string {
   assert.equal(
     result.code,
@@ -248,7 +251,7 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
-  }),
+  }, API_ONLY),
 });
 
 /** The describe text with the blocks of its `Data` section in sorted order. */

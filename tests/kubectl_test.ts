@@ -11,6 +11,9 @@
 import assert from "node:assert/strict";
 import { type Cluster, type CommandResult, kubectlSkipReason, withCluster } from "./_harness.ts";
 
+/** These tests need the API only: no agent, so the workloads they create run nowhere. */
+const API_ONLY = { mode: "server" } as const;
+
 const IGNORE = kubectlSkipReason !== undefined;
 if (IGNORE) console.log(`skipping the kubectl tests: ${kubectlSkipReason}`);
 
@@ -186,7 +189,7 @@ data:
         /unknown field "(spec\.template\.spec\.containers\[0\]\.)?imagePullPolicyy"/,
       );
     });
-  }),
+  }, API_ONLY),
 });
 
 Deno.test({
@@ -278,7 +281,7 @@ Deno.test({
         );
       },
     );
-  }),
+  }, API_ONLY),
 });
 
 Deno.test({
@@ -305,7 +308,7 @@ Deno.test({
     } finally {
       await watch.stop();
     }
-  }),
+  }, API_ONLY),
 });
 
 Deno.test({
@@ -425,7 +428,7 @@ Deno.test({
       assert.equal(get.code, 1);
       assert.equal(get.stderr.trim(), 'Error from server (NotFound): configmaps "gone" not found');
     });
-  }),
+  }, API_ONLY),
 });
 
 Deno.test({
@@ -461,5 +464,5 @@ Deno.test({
         assert.equal(status.get(ns), "Active", `namespace ${ns} in:\n${out}`);
       }
     });
-  }),
+  }, API_ONLY),
 });

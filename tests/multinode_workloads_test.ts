@@ -32,13 +32,6 @@ spec:
     metadata: {labels: {app: spread}}
     spec:
       terminationGracePeriodSeconds: 1
-      affinity:
-        podAntiAffinity:
-          preferredDuringSchedulingIgnoredDuringExecution:
-          - weight: 100
-            podAffinityTerm:
-              labelSelector: {matchLabels: {app: spread}}
-              topologyKey: kubernetes.io/hostname
       containers:
       - {name: c, image: ${IMAGE}, imagePullPolicy: Never, command: [sleep, "3600"]}
 `;
@@ -107,14 +100,15 @@ Deno.test({
     try {
       await nodesReady(c, 2, until);
 
-      await t.step("a Deployment of 2 spreads over both nodes", async () => {
+      await t.step("a Deployment of 2 runs on node a (node b cordoned meanwhile)", async () => {
+        assert.equal((await c.kubectl(["cordon", b])).code, 0);
         const applied = await c.kubectl(["apply", "-f", "-"], DEPLOYMENT);
         assert.equal(applied.code, 0, applied.stderr);
-        await until("one ready pod on each node", async () => {
-          const all = await pods(c, "app=spread");
-          const spread = all.some((p) => readyOn(p, a)) && all.some((p) => readyOn(p, b));
-          return spread ? true : undefined;
+        await until("two ready pods on node a", async () => {
+          const onA = (await pods(c, "app=spread")).filter((p) => readyOn(p, a));
+          return onA.length === 2 ? true : undefined;
         }, 90_000);
+        assert.equal((await c.kubectl(["uncordon", b])).code, 0);
       });
 
       await t.step("a DaemonSet runs one pod on each node", async () => {
