@@ -1,15 +1,20 @@
 /**
  * The benchmark (`deno task bench`, or `deno task bench --quick` for a smoke run; `--only=pods`
- * or a comma-separated list of `sched`, `pods`, `create`, `watch`, `agent` runs just those).
+ * or a comma-separated list of `sched`, `scale`, `pods`, `create`, `watch`, `agent` runs just
+ * those).
  *
  * Prints one markdown table:
  * - scheduler throughput (placement logic only, simulated nodes) at 100 and 1000 nodes, in a
  *   fresh Deno process, before any cluster runs;
+ * - the controllers (scheduler, ReplicaSet/Deployment and the rest, a fake kubelet on
+ *   simulated nodes; fresh Deno processes too): `PATCH …/scale` 0→50 until 50 available on 10
+ *   nodes, and the CPU time and store writes of the idle controllers over 1000 pods;
  * - on `mod.ts up` (fresh temp data dir, 127.0.0.1, ephemeral port): RSS of the idle process;
  *   pod start latency (POST → watch shows both containers running) side by side with raw
  *   podman and `podman kube play` starting the same pod; ConfigMap create throughput and
  *   p50/p99 latency at 1, 10 and 50 concurrent clients; watch delivery latency p50/p99 with
- *   100 and 1000 concurrent watch streams; RSS again after all that;
+ *   100 and 1000 concurrent watch streams; a Deployment of the test image scaled 0→10 until
+ *   10 are available; RSS again after all that;
  * - on `mod.ts server` plus a separate `mod.ts agent` process: the agent's RSS idle, the same
  *   pod starts through that agent, and the agent's RSS after them.
  *
@@ -26,6 +31,7 @@ import {
   type AgentProcess,
   apiStart,
   benchPodStarts,
+  IMAGE,
   kubePlayStart,
   Podman,
   rawPodmanStart,
@@ -33,13 +39,14 @@ import {
   type StartResult,
   waitNodeReady,
 } from "./_bench_pods.ts";
+import { benchIdleControllers, benchScaleOnCluster, benchScaleSimulated } from "./_bench_scale.ts";
 import { benchSchedule } from "./_bench_sched.ts";
 import { benchWatch } from "./_bench_watch.ts";
 import { formatMs, markdownTable, percentile, type Row } from "./_bench_stats.ts";
 import { LABELS } from "../node/runtime.ts";
 
 /** The parts of the run `--only=` can pick. */
-const PARTS = ["sched", "pods", "create", "watch", "agent"] as const;
+const PARTS = ["sched", "scale", "pods", "create", "watch", "agent"] as const;
 type Part = typeof PARTS[number];
 
 interface Plan {
@@ -60,6 +67,17 @@ interface Plan {
   scheduleNodes: number[];
   schedulePods: number;
   scheduleRuns: number;
+  /** simulated nodes and replicas of the simulated scale-up, and its measured runs */
+  scaleNodes: number;
+  scaleReplicas: number;
+  scaleRuns: number;
+  /** simulated nodes and pods the idle controllers watch over, and the measured window */
+  idleNodes: number;
+  idlePods: number;
+  idleSeconds: number;
+  /** replicas of the scale-up on `up` (real podman), and its runs */
+  upScaleReplicas: number;
+  upScaleRuns: number;
   /** the parts to run */
   parts: ReadonlySet<Part>;
 }
@@ -78,6 +96,14 @@ const FULL: Plan = {
   scheduleNodes: [100, 1_000],
   schedulePods: 1_000,
   scheduleRuns: 3,
+  scaleNodes: 10,
+  scaleReplicas: 50,
+  scaleRuns: 5,
+  idleNodes: 20,
+  idlePods: 1_000,
+  idleSeconds: 10,
+  upScaleReplicas: 10,
+  upScaleRuns: 2,
   parts: new Set(PARTS),
 };
 
@@ -95,6 +121,14 @@ const QUICK: Plan = {
   scheduleNodes: [100, 1_000],
   schedulePods: 200,
   scheduleRuns: 1,
+  scaleNodes: 10,
+  scaleReplicas: 50,
+  scaleRuns: 1,
+  idleNodes: 4,
+  idlePods: 200,
+  idleSeconds: 2,
+  upScaleReplicas: 3,
+  upScaleRuns: 1,
   parts: new Set(PARTS),
 };
 
@@ -102,6 +136,8 @@ const QUICK: Plan = {
 const POD_TIMEOUT_MS = 60_000;
 /** Namespace of the benchmark's pods. */
 const POD_NAMESPACE = "bench-pods";
+/** Namespace of the scale benchmark's Deployments on `up`. */
+const SCALE_NAMESPACE = "bench-scale";
 
 /** VmRSS of a process in MiB, from /proc/PID/status. */
 async function rssMiB(pid: number): Promise<number> {
@@ -161,7 +197,10 @@ async function main(args: string[]): Promise<void> {
   };
   try {
     if (plan.parts.has("sched")) await measureScheduler(run);
-    if (["pods", "create", "watch"].some((p) => plan.parts.has(p as Part))) await measureUp(run);
+    if (plan.parts.has("scale")) await measureControllers(run);
+    if (["pods", "scale", "create", "watch"].some((p) => plan.parts.has(p as Part))) {
+      await measureUp(run);
+    }
     if (plan.parts.has("agent")) await measureAgent(run, `bench-${id}`);
   } finally {
     await cleanUp(run);
@@ -242,6 +281,114 @@ async function measureScheduler(run: Run): Promise<void> {
   }
 }
 
+/** `208–237 ms` — the range of `samples`, rounded. */
+function msRange(samples: readonly number[]): string {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const [low, high] = [Math.round(sorted[0] ?? NaN), Math.round(sorted.at(-1) ?? NaN)];
+  return low === high ? `${low} ms` : `${low}–${high} ms`;
+}
+
+/** What a benchmark child process logged: a problem worth a note (controllers log errors). */
+function childLogNote(what: string, stderr: string, run: Run): void {
+  const lines = stderr.split("\n").filter((line) => line.trim() !== "");
+  if (lines.length > 0) {
+    run.notes.push(`${what} logged ${lines.length} line(s); first: ${lines[0]!.slice(0, 300)}`);
+  }
+}
+
+/**
+ * The controllers with a fake kubelet on simulated nodes (fresh Deno processes): scale-up
+ * time, then CPU time and store writes while idle.
+ */
+async function measureControllers(run: Run): Promise<void> {
+  const { plan, rows } = run;
+  log(
+    `controllers: scale 0→${plan.scaleReplicas} on ${plan.scaleNodes} simulated nodes, ` +
+      `${plan.scaleRuns} run(s)`,
+  );
+  const scale = await benchScaleSimulated(
+    plan.scaleNodes,
+    plan.scaleReplicas,
+    plan.scaleRuns,
+    120_000,
+  );
+  childLogNote("simulated scale-up", scale.stderr, run);
+  const writes = Math.round(percentile(scale.writes, 50));
+  rows.push({
+    benchmark: `scale 0→${plan.scaleReplicas}, simulated`,
+    setting: `${plan.scaleNodes} nodes, fake kubelet`,
+    result: `p50 of ${scale.runsMs.length} run${scale.runsMs.length === 1 ? "" : "s"} (${
+      msRange(scale.runsMs)
+    }); ${writes} store writes each`,
+    p50: formatMs(percentile(scale.runsMs, 50)),
+    p99: "",
+  });
+
+  log(
+    `controllers: idle over ${plan.idlePods} simulated pods on ${plan.idleNodes} nodes, ` +
+      `${plan.idleSeconds} s`,
+  );
+  const idle = await benchIdleControllers(
+    plan.idleNodes,
+    plan.idlePods,
+    plan.idleSeconds,
+    300_000,
+  );
+  childLogNote("idle controllers", idle.stderr, run);
+  if (idle.writes > 0) {
+    run.notes.push(`idle controllers wrote ${idle.writes} time(s): ${idle.writtenKeys.join(", ")}`);
+  }
+  rows.push({
+    benchmark: "idle controllers",
+    setting: `${idle.pods} pods on ${idle.nodes} nodes, ${plan.idleSeconds} s`,
+    result: `${(idle.cpuMs / (idle.windowMs / 1000)).toFixed(1)} CPU ms/s, ${idle.writes} ` +
+      `writes (+${idle.leaseRenewals} Lease renewals)`,
+    p50: "",
+    p99: "",
+  });
+}
+
+/** A Deployment of the test image scaled 0→N on `up`, until N are available (real podman). */
+async function measureScaleOnUp(cluster: Cluster, run: Run): Promise<void> {
+  const { plan } = run;
+  await waitNodeReady(cluster.endpoint, cluster.nodeName, POD_TIMEOUT_MS);
+  await createNamespace(cluster, SCALE_NAMESPACE);
+  log(`scale: 0→${plan.upScaleReplicas} replicas on up, ${plan.upScaleRuns} run(s)`);
+  const samples: number[] = [];
+  for (let i = 0; i < plan.upScaleRuns; i++) {
+    samples.push(
+      await benchScaleOnCluster({
+        endpoint: cluster.endpoint,
+        namespace: SCALE_NAMESPACE,
+        name: `${run.prefix}-scale-${i}`,
+        replicas: plan.upScaleReplicas,
+        podSpec: {
+          terminationGracePeriodSeconds: 0,
+          containers: [{
+            name: "main",
+            image: IMAGE,
+            imagePullPolicy: "Never",
+            command: ["sleep", "3600"],
+          }],
+        },
+        timeoutMs: POD_TIMEOUT_MS,
+        waitPodsGone: async (uids) => {
+          for (const uid of uids) {
+            await run.podman.waitGone(`label=${LABELS.podUid}=${uid}`, POD_TIMEOUT_MS);
+          }
+        },
+      }),
+    );
+  }
+  run.rows.push({
+    benchmark: `scale 0→${plan.upScaleReplicas}, \`up\``,
+    setting: "real podman, 1 node",
+    result: `p50 of ${samples.length} run${samples.length === 1 ? "" : "s"} (${msRange(samples)})`,
+    p50: formatMs(percentile(samples, 50)),
+    p99: "",
+  });
+}
+
 /** `×1.23` — how many times `ours` is of `theirs`. */
 function ratio(ours: number, theirs: number): string {
   return Number.isFinite(ours / theirs) ? `×${(ours / theirs).toFixed(2)}` : "n/a";
@@ -288,6 +435,7 @@ async function measureOnUp(cluster: Cluster, run: Run): Promise<void> {
   );
 
   if (plan.parts.has("pods")) await measurePodStarts(cluster, run);
+  if (plan.parts.has("scale")) await measureScaleOnUp(cluster, run);
   if (plan.parts.has("create")) await measureRead(cluster, run);
   for (const clients of plan.parts.has("create") ? plan.createLevels : []) {
     const namespace = `bench-create-${clients}`;
