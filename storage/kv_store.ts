@@ -279,6 +279,10 @@ export class KvStore implements Store {
   readonly #reader: ReadableStreamDefaultReader<[Deno.KvEntryMaybe<number>]>;
   readonly #fed: Promise<void>;
   #feedError: Error | undefined;
+  /** the newest revision kv.watch has announced */
+  #notified = 0;
+  #catchingUp: Promise<void> | undefined;
+  #catchUpAgain = false;
 
   #closing = false;
   #closed: Promise<void> | undefined;
@@ -537,6 +541,7 @@ export class KvStore implements Store {
     }
     this.#rev = rev;
     settle(outcomes);
+    if (this.#notified > this.#window.last) this.#catchUp().catch((e) => this.#feedFailed(e));
   }
 
   /** Validates `write` against `current` (the key's state before it) and plans it at `rev`. */
@@ -677,16 +682,45 @@ export class KvStore implements Store {
       while (true) {
         const { done, value } = await this.#reader.read();
         if (done) return;
-        const rev = value[0].value ?? 0;
-        while (this.#window.last < rev) {
-          await this.#ingest(Math.min(rev, this.#window.last + INGEST_BATCH));
-        }
+        this.#notified = Math.max(this.#notified, value[0].value ?? 0);
+        await this.#catchUp();
       }
     } catch (error) {
-      if (this.#closing) return;
-      this.#feedError = error instanceof Error ? error : new Error(String(error));
-      for (const watch of [...this.#watches]) watch.end(this.#feedError);
+      this.#feedFailed(error);
     }
+  }
+
+  /**
+   * Appends to the window what Deno KV has announced and the index already shows, never more:
+   * kv.watch can announce a commit before `#commitBatch` has put it in the index, and a
+   * watcher that reads an object its watch just reported must find it (as with etcd). A
+   * commit calls this again once its index update is done. One catch-up runs at a time.
+   */
+  #catchUp(): Promise<void> {
+    if (this.#catchingUp) {
+      this.#catchUpAgain = true;
+      return this.#catchingUp;
+    }
+    const run = (async () => {
+      do {
+        this.#catchUpAgain = false;
+        const target = Math.min(this.#notified, this.#rev);
+        while (this.#window.last < target) {
+          await this.#ingest(Math.min(target, this.#window.last + INGEST_BATCH));
+        }
+      } while (this.#catchUpAgain);
+    })().finally(() => {
+      // (the body may finish before `run` is assigned: clear only our own run)
+      if (this.#catchingUp === run) this.#catchingUp = undefined;
+    });
+    this.#catchingUp = run;
+    return run;
+  }
+
+  #feedFailed(error: unknown): void {
+    if (this.#closing || this.#feedError) return;
+    this.#feedError = error instanceof Error ? error : new Error(String(error));
+    for (const watch of [...this.#watches]) watch.end(this.#feedError);
   }
 
   /** Reads the log entries and data of revisions up to `to` and appends them to the window. */

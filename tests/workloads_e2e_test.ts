@@ -69,7 +69,7 @@ function ready(pod: PodView): boolean {
 async function rolloutStatus(c: Cluster): Promise<void> {
   const r = await c.kubectl(["rollout", "status", "deploy/web", "--timeout=120s"]);
   if (r.code !== 0) {
-    const state = await c.kubectl(["get", "deploy,rs,pods", "-o", "wide"]);
+    const state = await c.kubectl(["get", "deploy,rs,pods,events", "-o", "wide"]);
     assert.fail(
       `rollout status: ${r.stdout}${r.stderr}\n${state.stdout}\n--- server stderr ---\n${
         c.logs().stderr.slice(-3000)
@@ -94,7 +94,8 @@ async function deployment(c: Cluster) {
 }
 
 Deno.test({
-  name: "a Deployment rolls out, scales, updates, rolls back and is deleted, on real podman",
+  name:
+    "a Deployment rolls out, scales, updates, rolls back, restarts and is deleted; a Job completes",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
@@ -174,6 +175,28 @@ Deno.test({
         assert.match(history.stdout, /^2\s/m);
         assert.match(history.stdout, /^3\s/m, "the old ReplicaSet came back as revision 3");
       });
+
+      await t.step(
+        "kubectl rollout restart rolls new pods; describe shows the scaling",
+        async () => {
+          const before = new Set((await webPods(c)).map((p) => p.metadata.uid));
+          const r = await c.kubectl(["rollout", "restart", "deploy/web"]);
+          assert.equal(r.code, 0, r.stderr);
+          await rolloutStatus(c);
+          await until("only restarted pods", async () => {
+            const pods = await webPods(c);
+            const fresh = pods.length === 3 && pods.every((p) => !before.has(p.metadata.uid));
+            return fresh ? true : undefined;
+          });
+          const described = await c.kubectl(["describe", "deploy", "web"]);
+          assert.equal(described.code, 0, described.stderr);
+          assert.match(
+            described.stdout,
+            /ScalingReplicaSet\s+.*deployment-controller\s+Scaled up replica set web-/,
+          );
+          assert.match(described.stdout, /NewReplicaSetAvailable/);
+        },
+      );
 
       await t.step("a deleted pod is replaced", async () => {
         const [victim] = await webPods(c);
