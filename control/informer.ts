@@ -48,6 +48,22 @@ export function byUid(obj: KubeObject): string[] {
   return obj.metadata.uid ? [obj.metadata.uid] : [];
 }
 
+/** The work-queue key of a namespaced object: `namespace/name`. */
+export function queueKey(obj: KubeObject): string {
+  return `${obj.metadata.namespace}/${obj.metadata.name}`;
+}
+
+/** `namespace/name` back into its two parts. */
+export function splitQueueKey(key: string): [namespace: string, name: string] {
+  const slash = key.indexOf("/");
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}
+
+/** An error's message, for Events and logs. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** One change seen by an {@linkcode Informer}; `old` is the previous state of an update. */
 export type InformerEvent =
   | { type: "add"; object: KubeObject }

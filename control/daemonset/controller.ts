@@ -40,7 +40,14 @@ import type { Store } from "../../storage/store.ts";
 import { Objects } from "../api/objects.ts";
 import type { EventRecorder } from "../events.ts";
 import { ControllerExpectations } from "../expectations.ts";
-import { CONTROLLER_INDEX, type Informer, type InformerEvent } from "../informer.ts";
+import {
+  CONTROLLER_INDEX,
+  errorMessage,
+  type Informer,
+  type InformerEvent,
+  queueKey,
+  splitQueueKey,
+} from "../informer.ts";
 import { MERGE_PATCH, STRATEGIC_MERGE_PATCH } from "../patch/apply_patch.ts";
 import { POD_NAMESPACE_INDEX } from "../replicaset/controller.ts";
 import {
@@ -140,7 +147,7 @@ export class DaemonSetController {
 
   /** Converge one DaemonSet (`namespace/name`); true when it must be looked at again. */
   async reconcile(key: string): Promise<boolean> {
-    const [namespace, name] = _splitKey(key);
+    const [namespace, name] = splitQueueKey(key);
     let ds = this.#daemonSets.get(storeKey(this.#dsType, namespace, name));
     if (!ds) {
       this.#expectations.delete(key);
@@ -374,7 +381,12 @@ export class DaemonSetController {
       } catch (e) {
         this.#expectations.deletionObserved(key, pod.metadata.uid ?? "");
         if (e instanceof ApiError && e.code === 404) return;
-        void this.#events.record(ds, "Warning", "FailedDelete", `Error deleting: ${_message(e)}`);
+        void this.#events.record(
+          ds,
+          "Warning",
+          "FailedDelete",
+          `Error deleting: ${errorMessage(e)}`,
+        );
         throw e;
       }
     }));
@@ -397,13 +409,13 @@ export class DaemonSetController {
         `Created pod: ${object.metadata.name}`,
       );
     } catch (e) {
-      void this.#events.record(ds, "Warning", "FailedCreate", `Error creating: ${_message(e)}`);
+      void this.#events.record(ds, "Warning", "FailedCreate", `Error creating: ${errorMessage(e)}`);
       throw e;
     }
   }
 
   #onDaemonSet(ev: InformerEvent): void {
-    const key = _keyOf(ev.object);
+    const key = queueKey(ev.object);
     const replaced = ev.type === "update" && ev.old.metadata.uid !== ev.object.metadata.uid;
     if (ev.type === "delete" || replaced) {
       // a namesake made later starts clean
@@ -432,7 +444,7 @@ export class DaemonSetController {
             targetNodeName(pod) === node.metadata.name
           );
       }
-      if (wake) this.#queue.add(_keyOf(ds));
+      if (wake) this.#queue.add(queueKey(ds));
     }
   }
 
@@ -456,7 +468,7 @@ export class DaemonSetController {
     if (!controllerRefOf(pod) && ev.type !== "delete") {
       for (const ds of this.#daemonSets.list()) {
         if (ds.metadata.namespace === pod.metadata.namespace && _selects(ds, pod)) {
-          this.#queue.add(_keyOf(ds));
+          this.#queue.add(queueKey(ds));
         }
       }
     }
@@ -467,7 +479,7 @@ export class DaemonSetController {
     const ref = controllerRefOf(pod);
     if (!ref || ref.kind !== "DaemonSet") return undefined;
     const ds = this.#daemonSets.get(storeKey(this.#dsType, pod.metadata.namespace, ref.name));
-    return ds && ds.metadata.uid === ref.uid ? _keyOf(ds) : undefined;
+    return ds && ds.metadata.uid === ref.uid ? queueKey(ds) : undefined;
   }
 }
 
@@ -571,17 +583,4 @@ function _selects(ds: KubeObject, pod: KubeObject): boolean {
 
 function _compare(a: string | undefined, b: string | undefined): number {
   return (a ?? "") < (b ?? "") ? -1 : (a ?? "") > (b ?? "") ? 1 : 0;
-}
-
-function _keyOf(obj: KubeObject): string {
-  return `${obj.metadata.namespace}/${obj.metadata.name}`;
-}
-
-function _splitKey(key: string): [string, string] {
-  const slash = key.indexOf("/");
-  return [key.slice(0, slash), key.slice(slash + 1)];
-}
-
-function _message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

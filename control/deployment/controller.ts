@@ -22,6 +22,8 @@ import {
   controllerOf,
   type Informer,
   type InformerEvent,
+  queueKey,
+  splitQueueKey,
   UID_INDEX,
 } from "../informer.ts";
 import { WorkQueue } from "../work_queue.ts";
@@ -73,7 +75,7 @@ export class DeploymentController {
       maxRetryMs: 300_000,
       clock: this.#clock,
     });
-    this.#deployments.onEvent((ev) => this.#queue.add(keyOf(ev.object)));
+    this.#deployments.onEvent((ev) => this.#queue.add(queueKey(ev.object)));
     this.#replicaSets.onEvent((ev) => this.#onReplicaSet(ev));
     this.#pods.onEvent((ev) => this.#onPod(ev));
   }
@@ -89,7 +91,7 @@ export class DeploymentController {
 
   /** One sync of a Deployment (`namespace/name`); true when it must be looked at again. */
   async reconcile(key: string): Promise<boolean> {
-    const [namespace, name] = splitKey(key);
+    const [namespace, name] = splitQueueKey(key);
     const deployment = this.#deployments.get(storeKey(this.#deploymentType, namespace, name));
     if (!deployment) return false;
     const uid = deployment.metadata.uid ?? "";
@@ -214,13 +216,4 @@ export class DeploymentController {
 
 function phaseOf(pod: KubeObject): unknown {
   return (pod.status as { phase?: string } | undefined)?.phase;
-}
-
-function keyOf(obj: KubeObject): string {
-  return `${obj.metadata.namespace}/${obj.metadata.name}`;
-}
-
-function splitKey(key: string): [string, string] {
-  const slash = key.indexOf("/");
-  return [key.slice(0, slash), key.slice(slash + 1)];
 }

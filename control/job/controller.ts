@@ -44,7 +44,14 @@ import type { Store } from "../../storage/store.ts";
 import { Objects } from "../api/objects.ts";
 import type { EventRecorder } from "../events.ts";
 import { ControllerExpectations } from "../expectations.ts";
-import { CONTROLLER_INDEX, type Informer, type InformerEvent } from "../informer.ts";
+import {
+  CONTROLLER_INDEX,
+  errorMessage,
+  type Informer,
+  type InformerEvent,
+  queueKey,
+  splitQueueKey,
+} from "../informer.ts";
 import { JSON_PATCH, STRATEGIC_MERGE_PATCH } from "../patch/apply_patch.ts";
 import { WorkQueue } from "../work_queue.ts";
 import {
@@ -233,7 +240,7 @@ export class JobController {
 
   /** The newest copy of the Job: the informer's, or the one this controller last wrote. */
   #current(key: string): KubeObject | undefined {
-    const [namespace, name] = splitKey(key);
+    const [namespace, name] = splitQueueKey(key);
     const cached = this.#jobs.get(storeKey(this.#jobType, namespace, name));
     const written = this.#written.get(key);
     if (
@@ -470,7 +477,12 @@ export class JobController {
         `Created pod: ${object.metadata.name}`,
       );
     } catch (e) {
-      await this.#events.record(job, "Warning", "FailedCreate", `Error creating: ${message(e)}`);
+      await this.#events.record(
+        job,
+        "Warning",
+        "FailedCreate",
+        `Error creating: ${errorMessage(e)}`,
+      );
       throw e;
     }
   }
@@ -556,7 +568,12 @@ export class JobController {
       });
     } catch (e) {
       if (!isGone(e)) {
-        await this.#events.record(job, "Warning", "FailedDelete", `Error deleting: ${message(e)}`);
+        await this.#events.record(
+          job,
+          "Warning",
+          "FailedDelete",
+          `Error deleting: ${errorMessage(e)}`,
+        );
       }
       throw e;
     }
@@ -808,7 +825,7 @@ export class JobController {
 
   /** Removes the tracking finalizer of a pod whose Job is gone or finished (`syncOrphanPod`). */
   async #syncOrphanPod(podKey: string): Promise<void> {
-    const [namespace, name] = splitKey(podKey);
+    const [namespace, name] = splitQueueKey(podKey);
     const pod = this.#pods.get(storeKey(this.#podType, namespace, name));
     if (!pod || !hasTrackingFinalizer(pod)) return;
     const ref = controllerRefOf(pod);
@@ -841,11 +858,11 @@ export class JobController {
 
   #onJob(ev: InformerEvent): void {
     const job = ev.object;
-    this.#queue.add(keyOf(job));
+    this.#queue.add(queueKey(job));
     // a finished or deleted Job's pods must not keep their finalizers
     if (ev.type === "delete" || isJobFinished(job)) {
       for (const pod of this.#pods.byIndex(CONTROLLER_INDEX, job.metadata.uid ?? "")) {
-        if (hasTrackingFinalizer(pod)) this.#queue.add(ORPHAN + keyOf(pod));
+        if (hasTrackingFinalizer(pod)) this.#queue.add(ORPHAN + queueKey(pod));
       }
     }
   }
@@ -867,14 +884,14 @@ export class JobController {
         ? this.#resolve(pod.metadata.namespace, oldRef)
         : undefined;
       if (oldJob) {
-        if (finalizerGone) this.#removalObserved(keyOf(oldJob), uid);
-        this.#queue.add(keyOf(oldJob));
+        if (finalizerGone) this.#removalObserved(queueKey(oldJob), uid);
+        this.#queue.add(queueKey(oldJob));
       }
     }
     if (ref) {
       const job = this.#resolve(pod.metadata.namespace, ref);
       if (job) {
-        const key = keyOf(job);
+        const key = queueKey(job);
         if (ev.type === "add") this.#expectations.creationObserved(key);
         else if (finalizerGone) this.#removalObserved(key, uid);
         this.#queue.add(key);
@@ -883,7 +900,7 @@ export class JobController {
       if (ref.kind !== "Job") return;
     }
     // an orphan, or its Job is gone
-    if (!finalizerGone) this.#queue.add(ORPHAN + keyOf(pod));
+    if (!finalizerGone) this.#queue.add(ORPHAN + queueKey(pod));
   }
 
   /** A pod is being deleted (`final`: it is gone). */
@@ -892,10 +909,10 @@ export class JobController {
     const ref = controllerRefOf(pod);
     const job = ref && this.#resolve(pod.metadata.namespace, ref);
     if (!job || isJobFinished(job)) {
-      if (hasFinalizer && (!ref || ref.kind === "Job")) this.#queue.add(ORPHAN + keyOf(pod));
+      if (hasFinalizer && (!ref || ref.kind === "Job")) this.#queue.add(ORPHAN + queueKey(pod));
       return;
     }
-    const key = keyOf(job);
+    const key = queueKey(job);
     const uid = pod.metadata.uid ?? "";
     this.#expectations.deletionObserved(key, uid);
     if (final || !hasFinalizer) this.#removalObserved(key, uid);
@@ -928,17 +945,4 @@ function isNotFound(e: unknown): boolean {
 /** A delete with a uid precondition found nothing, or another object of that name. */
 function isGone(e: unknown): boolean {
   return isNotFound(e) || (e instanceof ApiError && e.reason === "Conflict");
-}
-
-function keyOf(obj: KubeObject): string {
-  return `${obj.metadata.namespace}/${obj.metadata.name}`;
-}
-
-function splitKey(key: string): [string, string] {
-  const slash = key.indexOf("/");
-  return [key.slice(0, slash), key.slice(slash + 1)];
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -25,7 +25,13 @@ import type { Store } from "../../storage/store.ts";
 import { Objects } from "../api/objects.ts";
 import type { EventRecorder } from "../events.ts";
 import { ControllerExpectations } from "../expectations.ts";
-import type { Informer, InformerEvent } from "../informer.ts";
+import {
+  errorMessage,
+  type Informer,
+  type InformerEvent,
+  queueKey,
+  splitQueueKey,
+} from "../informer.ts";
 import { WorkQueue } from "../work_queue.ts";
 import {
   claimPods,
@@ -99,7 +105,7 @@ export class ReplicaSetController {
 
   /** Converge one ReplicaSet (`namespace/name`); true when it must be looked at again. */
   async reconcile(key: string): Promise<boolean> {
-    const [namespace, name] = splitKey(key);
+    const [namespace, name] = splitQueueKey(key);
     const rs = this.#replicaSets.get(storeKey(this.#rsType, namespace, name));
     if (!rs) {
       this.#expectations.delete(key);
@@ -199,7 +205,7 @@ export class ReplicaSetController {
               rs,
               "Warning",
               "FailedCreate",
-              `Error creating: ${message(e)}`,
+              `Error creating: ${errorMessage(e)}`,
             );
             throw e;
           }
@@ -230,7 +236,7 @@ export class ReplicaSetController {
             rs,
             "Warning",
             "FailedDelete",
-            `Error deleting: ${message(e)}`,
+            `Error deleting: ${errorMessage(e)}`,
           );
           throw e;
         }
@@ -242,7 +248,7 @@ export class ReplicaSetController {
   }
 
   #onReplicaSet(ev: InformerEvent): void {
-    this.#queue.add(keyOf(ev.object));
+    this.#queue.add(queueKey(ev.object));
   }
 
   #onPod(ev: InformerEvent): void {
@@ -268,7 +274,7 @@ export class ReplicaSetController {
     if (!controllerRefOf(pod) && ev.type !== "delete") {
       for (const rs of this.#replicaSets.list()) {
         if (rs.metadata.namespace === pod.metadata.namespace && selects(rs, pod)) {
-          this.#queue.add(keyOf(rs));
+          this.#queue.add(queueKey(rs));
         }
       }
     }
@@ -279,7 +285,7 @@ export class ReplicaSetController {
     const ref = controllerRefOf(pod);
     if (!ref || ref.kind !== "ReplicaSet") return undefined;
     const key = `${pod.metadata.namespace}/${ref.name}`;
-    const [namespace, name] = splitKey(key);
+    const [namespace, name] = splitQueueKey(key);
     const rs = this.#replicaSets.get(storeKey(this.#rsType, namespace, name));
     return rs && rs.metadata.uid === ref.uid ? key : undefined;
   }
@@ -298,17 +304,4 @@ function selects(rs: KubeObject, pod: KubeObject): boolean {
   } catch {
     return false;
   }
-}
-
-function keyOf(obj: KubeObject): string {
-  return `${obj.metadata.namespace}/${obj.metadata.name}`;
-}
-
-function splitKey(key: string): [string, string] {
-  const slash = key.indexOf("/");
-  return [key.slice(0, slash), key.slice(slash + 1)];
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
