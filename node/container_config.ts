@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * const config = await containerConfigFor(pod, pod.spec.containers[0], "app", 0, {
+ * const config = containerConfigFor(pod, pod.spec.containers[0], "app", 0, {
  *   configMaps: { settings: { LEVEL: "debug" } },
  *   secrets: {},
  *   volumeDirs: { data: "/var/lib/edge/pods/uid/volumes/data" },
@@ -61,10 +61,14 @@ function canonicalJson(v: unknown): string {
  * A stable hash of a container's spec (SHA-256 of its canonical JSON, first 16 hex digits),
  * stored as a label: a running container whose hash differs from its spec's is replaced.
  */
-export async function specHash(container: ContainerValue): Promise<string> {
-  const bytes = new TextEncoder().encode(canonicalJson(container));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
+export function specHash(container: ContainerValue): string {
+  // FNV-1a, 64 bits: synchronous (the worker's fake-clock tests and the sync path need it) and
+  // needing neither node:crypto nor WebCrypto's async digest in the agent
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(canonicalJson(container))) {
+    hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, "0");
 }
 
 /**
@@ -310,13 +314,13 @@ export function containerMounts(
  * @throws {RuntimeError} `CreateContainerConfigError` with kubelet's message when a
  *   ConfigMap, Secret, key or volume it needs is missing, or a quantity is malformed
  */
-export async function containerConfigFor(
+export function containerConfigFor(
   pod: KubeObject,
   container: ContainerValue,
   kind: "init" | "app",
   attempt: number,
   resolved: ContainerInputs,
-): Promise<ContainerConfig> {
+): ContainerConfig {
   const env = containerEnv(pod, container, resolved);
   const vars = new Map(env.map((e) => [e.name, e.value]));
   const config: ContainerConfig = {
@@ -324,7 +328,7 @@ export async function containerConfigFor(
     name: container.name,
     kind,
     attempt,
-    specHash: await specHash(container),
+    specHash: specHash(container),
     image: container.image ?? "",
     env,
     mounts: containerMounts(pod, container, env, resolved.volumeDirs),

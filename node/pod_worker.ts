@@ -395,7 +395,7 @@ export class PodWorker {
         this.#event(pod, "app", c.name, "Killing", "Normal", `Stopping container ${c.name}`);
         await this.#options.runtime.stopContainer(c.id, grace);
         killed = true;
-      } else if (c.specHash !== await specHash(want)) {
+      } else if (c.specHash !== specHash(want)) {
         const message = `Container ${c.name} definition changed, will be restarted`;
         this.#event(pod, "app", c.name, "Killing", "Normal", message);
         await this.#options.runtime.stopContainer(c.id, grace);
@@ -468,7 +468,7 @@ export class PodWorker {
     sandbox: SandboxStatus,
     immediately: boolean,
   ): Promise<void> {
-    const key = `${c.name}/${await specHash(c)}`;
+    const key = `${c.name}/${specHash(c)}`;
     const finishedAt = exited.finishedAt?.getTime() ?? this.#options.clock.now();
     if (!immediately) {
       if (this.#crashes.isInBackOffSince(key, finishedAt)) {
@@ -544,7 +544,7 @@ export class PodWorker {
     let config: ContainerConfig;
     try {
       const inputs = await this.#options.inputs(pod);
-      config = await containerConfigFor(pod, c, kind, attempt, {
+      config = containerConfigFor(pod, c, kind, attempt, {
         ...inputs,
         podIP: sandbox.ip,
         hostIP: this.#options.hostIP,
