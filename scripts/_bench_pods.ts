@@ -139,11 +139,11 @@ function allRunning(pod: PodView | undefined): boolean {
 
 /**
  * Reads a watch stream until an event's object satisfies `done`; resolves with the time the
- * chunk carrying that event arrived. Rejects if the stream ends first.
+ * chunk carrying that event arrived. Rejects if the stream ends first or reports an ERROR.
  */
-async function watchUntil(
+export async function watchUntil<T>(
   body: ReadableStream<Uint8Array>,
-  done: (pod: PodView) => boolean,
+  done: (obj: T) => boolean,
 ): Promise<number> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
@@ -151,7 +151,7 @@ async function watchUntil(
   try {
     while (true) {
       const { value, done: ended } = await reader.read();
-      if (ended) throw new Error("the watch ended before every container was running");
+      if (ended) throw new Error("the watch ended first");
       const now = performance.now();
       pending += decoder.decode(value, { stream: true });
       let newline = pending.indexOf("\n");
@@ -160,7 +160,7 @@ async function watchUntil(
         pending = pending.slice(newline + 1);
         newline = pending.indexOf("\n");
         if (line === "") continue;
-        const event = JSON.parse(line) as { type?: string; object?: PodView };
+        const event = JSON.parse(line) as { type?: string; object?: T };
         if (event.type === "ERROR") throw new Error(`watch error: ${line.slice(0, 300)}`);
         if (event.type !== "DELETED" && event.object && done(event.object)) return now;
       }

@@ -34,6 +34,7 @@ import { Informer } from "../control/informer.ts";
 import { NamespaceController } from "../control/namespace_controller.ts";
 import { Scheduler } from "../control/scheduler/mod.ts";
 import { WorkQueue } from "../control/work_queue.ts";
+import { watchUntil } from "./_bench_pods.ts";
 import { nodeObject } from "../node/node_status.ts";
 import { type KvStore, openKvStore } from "../storage/kv_store.ts";
 import { isPlainObject, type KubeObject } from "../storage/object.ts";
@@ -583,36 +584,6 @@ export interface ClusterScaleOptions {
   waitPodsGone: (uids: string[]) => Promise<void>;
 }
 
-/** Reads a watch stream until an event's object satisfies `done`; resolves at that chunk. */
-async function watchUntil(
-  body: ReadableStream<Uint8Array>,
-  done: (obj: KubeObject) => boolean,
-): Promise<number> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let pending = "";
-  try {
-    while (true) {
-      const { value, done: ended } = await reader.read();
-      if (ended) throw new Error("the watch ended first");
-      const now = performance.now();
-      pending += decoder.decode(value, { stream: true });
-      let newline = pending.indexOf("\n");
-      while (newline >= 0) {
-        const line = pending.slice(0, newline).trim();
-        pending = pending.slice(newline + 1);
-        newline = pending.indexOf("\n");
-        if (line === "") continue;
-        const event = JSON.parse(line) as { type?: string; object?: KubeObject };
-        if (event.type === "ERROR") throw new Error(`watch error: ${line.slice(0, 300)}`);
-        if (event.type !== "DELETED" && event.object && done(event.object)) return now;
-      }
-    }
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-}
-
 /**
  * On a real cluster: creates the Deployment with 0 replicas, waits until its controller has
  * seen it, then times `PATCH …/scale` to `replicas` → a watch event with that many available.
@@ -649,9 +620,15 @@ export async function benchScaleOnCluster(options: ClusterScaleOptions): Promise
     }
     const [observed, rest] = watch.body.tee();
     // the controller has seen the Deployment (status written) before the scale is timed
-    await watchUntil(observed, (d) => statusOf(d).observedGeneration === d.metadata.generation);
+    await watchUntil<KubeObject>(
+      observed,
+      (d) => statusOf(d).observedGeneration === d.metadata.generation,
+    );
     const started = performance.now();
-    const available = watchUntil(rest, (d) => (statusOf(d).availableReplicas ?? 0) >= replicas);
+    const available = watchUntil<KubeObject>(
+      rest,
+      (d) => (statusOf(d).availableReplicas ?? 0) >= replicas,
+    );
     available.catch(() => {});
     const path = `${base}/${name}/scale`;
     const scaled = await httpRequest(endpoint, "PATCH", path, scalePatch(replicas), {
