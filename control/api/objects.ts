@@ -43,6 +43,62 @@ export interface DeleteResult {
   object: KubeObject;
 }
 
+/**
+ * Told the outcome of an admitted write: the object as stored, or `undefined` when nothing was
+ * written (the write failed, or it was a dry run).
+ */
+export type AdmissionDone = (stored: KubeObject | undefined) => void;
+
+/**
+ * What one resource's writes go through besides validation, as kube-apiserver's registry hooks
+ * (`BeginCreate`/`BeginUpdate`): the Service IP and node port allocator is one. Register it per
+ * store with {@linkcode registerAdmission}; every `Objects` over that store then uses it, so
+ * API requests and in-process writers alike go through it. Every hook is optional.
+ */
+export interface Admission {
+  /**
+   * Before an update is validated (not a status update): fix up the raw body from the stored
+   * object, as kube's `PrepareForUpdate` (e.g. keep values the client left out).
+   */
+  prepareUpdate?(old: KubeObject, input: Record<string, unknown>): void;
+  /**
+   * After validation, before the store write of a create: fill in or check `obj` (it may be
+   * changed; an `ApiError` refuses the write). The returned callback is told the outcome.
+   */
+  beforeCreate?(obj: KubeObject, dryRun: boolean): Promise<AdmissionDone>;
+  /** As {@linkcode Admission.beforeCreate}, for an update of `old` into `next`. */
+  beforeUpdate?(old: KubeObject, next: KubeObject, dryRun: boolean): Promise<AdmissionDone>;
+}
+
+const ADMISSIONS = new WeakMap<Store, Map<string, Admission>>();
+
+function admissionKey(rt: ResourceType): string {
+  return `${rt.group}/${rt.plural}`;
+}
+
+/**
+ * Make every {@linkcode Objects} over `store` put writes of `rt` through `admission`
+ * (one per resource type and store). Returns the function that removes it again.
+ */
+export function registerAdmission(
+  store: Store,
+  rt: ResourceType,
+  admission: Admission,
+): () => void {
+  let byType = ADMISSIONS.get(store);
+  if (!byType) ADMISSIONS.set(store, byType = new Map());
+  const key = admissionKey(rt);
+  if (byType.has(key)) throw new Error(`Cannot register a second admission for ${rt.plural}`);
+  byType.set(key, admission);
+  return () => {
+    if (byType.get(key) === admission) byType.delete(key);
+  };
+}
+
+function admissionFor(store: Store, rt: ResourceType): Admission | undefined {
+  return ADMISSIONS.get(store)?.get(admissionKey(rt));
+}
+
 const GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 /** The longest `generateName` kept: 63 minus the 5 random characters. */
 const MAX_GENERATED_BASE = 58;
@@ -189,15 +245,20 @@ export class Objects {
     delete meta.deletionGracePeriodSeconds;
     if (rt.tracksGeneration) meta.generation = 1;
     else delete meta.generation;
-    if (options.dryRun) {
-      const existing = await this.store.get(storeKey(rt, meta.namespace, name));
-      if (existing) throw ApiError.alreadyExists(refOf(rt), name);
-      return { object: obj, warnings };
-    }
+    const done = await admissionFor(this.store, rt)?.beforeCreate?.(obj, options.dryRun);
+    let stored: KubeObject | undefined;
     try {
-      return { object: await this.store.create(storeKey(rt, meta.namespace, name), obj), warnings };
+      if (options.dryRun) {
+        const existing = await this.store.get(storeKey(rt, meta.namespace, name));
+        if (existing) throw ApiError.alreadyExists(refOf(rt), name);
+        return { object: obj, warnings };
+      }
+      stored = await this.store.create(storeKey(rt, meta.namespace, name), obj);
+      return { object: stored, warnings };
     } catch (e) {
-      this.storeFailure(rt, name, e);
+      return this.storeFailure(rt, name, e);
+    } finally {
+      done?.(stored);
     }
   }
 
@@ -227,11 +288,36 @@ export class Objects {
       }
       if (bodyName === undefined) input.metadata.name = name;
     }
-    const old = await this.get(rt, namespace, name);
-    const { object: candidate, warnings } = this.validate(rt, namespace, input, options, old);
-    const expected = candidate.metadata.resourceVersion;
-    const next = this.merge(rt, old, candidate, options.allowStatus ? "all" : options.subresource);
-    return { object: await this.commitUpdate(rt, name, old, next, expected, options), warnings };
+    const admission = admissionFor(this.store, rt);
+    for (let attempt = 0;; attempt++) {
+      const old = await this.get(rt, namespace, name);
+      const body = admission ? cloneJson(input) : input;
+      if (admission?.prepareUpdate && !options.subresource && isPlainObject(body)) {
+        admission.prepareUpdate(old, body);
+      }
+      const { object: candidate, warnings } = this.validate(rt, namespace, body, options, old);
+      const given = candidate.metadata.resourceVersion;
+      const unconditional = given === undefined || given === "";
+      // An admission decides against `old` (e.g. which IPs the object already holds): without a
+      // resourceVersion from the client, the write is pinned to `old` and retried on a race.
+      const expected = unconditional && admission ? old.metadata.resourceVersion : given;
+      const next = this.merge(
+        rt,
+        old,
+        candidate,
+        options.allowStatus ? "all" : options.subresource,
+      );
+      try {
+        return {
+          object: await this.commitUpdate(rt, name, old, next, expected, options),
+          warnings,
+        };
+      } catch (e) {
+        const retry = unconditional && admission !== undefined && e instanceof ApiError &&
+          e.reason === "Conflict" && attempt < MAX_PATCH_RETRIES;
+        if (!retry) throw e;
+      }
+    }
   }
 
   /**
@@ -256,6 +342,7 @@ export class Objects {
       }
       const pinned = isPlainObject(patched.metadata) &&
         patched.metadata.resourceVersion !== old.metadata.resourceVersion;
+      if (!options.subresource) admissionFor(this.store, rt)?.prepareUpdate?.(old, patched);
       const { object: candidate, warnings } = this.validate(rt, namespace, patched, options, old);
       if (candidate.metadata.name !== name) {
         throw ApiError.badRequest(
@@ -347,13 +434,16 @@ export class Objects {
       (next.metadata.finalizers ?? []).length === 0 &&
       (old.metadata.deletionGracePeriodSeconds ?? 0) === 0 &&
       (rt.kind !== "Namespace" || namespaceSpecFinalizers(next).length === 0);
-    if (options.dryRun) {
-      if (expected !== undefined && String(expected) !== old.metadata.resourceVersion) {
-        this.storeFailure(rt, name, new StoreError("Conflict", key));
-      }
-      return next;
-    }
+    const admission = finalizing ? undefined : admissionFor(this.store, rt);
+    const done = await admission?.beforeUpdate?.(old, next, options.dryRun);
+    let stored: KubeObject | undefined;
     try {
+      if (options.dryRun) {
+        if (expected !== undefined && String(expected) !== old.metadata.resourceVersion) {
+          this.storeFailure(rt, name, new StoreError("Conflict", key));
+        }
+        return next;
+      }
       if (finalizing) {
         return await this.store.delete(key, expected ?? Number(old.metadata.resourceVersion));
       }
@@ -364,11 +454,13 @@ export class Objects {
       if (
         unchanged && (expected === undefined || String(expected) === old.metadata.resourceVersion)
       ) {
-        return old;
+        return stored = old;
       }
-      return await this.store.update(key, next, expected);
+      return stored = await this.store.update(key, next, expected);
     } catch (e) {
-      this.storeFailure(rt, name, e);
+      return this.storeFailure(rt, name, e);
+    } finally {
+      done?.(stored);
     }
   }
 
