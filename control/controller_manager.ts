@@ -1,7 +1,8 @@
 /**
  * {@linkcode ControllerManager}: the workload controllers (ReplicaSet, Deployment, DaemonSet,
- * Job, node lifecycle) and the informers they share (one watch per kind for all of them),
- * started and stopped together, as kube-controller-manager.
+ * Job, node lifecycle), the service controllers (Endpoints, LoadBalancer status) and the
+ * informers they share (one watch per kind for all of them), started and stopped together, as
+ * kube-controller-manager.
  * The control plane runs it only while it holds the leader Lease (`leader.ts`).
  *
  * @module
@@ -14,6 +15,7 @@ import type { Store } from "../storage/store.ts";
 import { EventRecorder } from "./events.ts";
 import { DaemonSetController } from "./daemonset/controller.ts";
 import { DeploymentController } from "./deployment/controller.ts";
+import { EndpointsController, SERVICE_NAMESPACE_INDEX } from "./endpoints/controller.ts";
 import { JobController } from "./job/controller.ts";
 import {
   NodeLifecycleController,
@@ -22,6 +24,7 @@ import {
 } from "./node_lifecycle/controller.ts";
 import { byController, byUid, CONTROLLER_INDEX, Informer, UID_INDEX } from "./informer.ts";
 import { POD_NAMESPACE_INDEX, ReplicaSetController } from "./replicaset/controller.ts";
+import { ServiceLoadBalancerController } from "./service_lb/controller.ts";
 
 /** Options of {@linkcode ControllerManager}. */
 export interface ControllerManagerOptions {
@@ -55,7 +58,20 @@ export class ControllerManager {
     const leases = informer("coordination.k8s.io/v1", "Lease");
     const daemonSets = informer("apps/v1", "DaemonSet");
     const jobs = informer("batch/v1", "Job");
-    this.#informers = [pods, replicaSets, deployments, nodes, leases, daemonSets, jobs];
+    const services = informer("v1", "Service");
+    services.addIndex(SERVICE_NAMESPACE_INDEX, (svc) => [svc.metadata.namespace ?? ""]);
+    const endpoints = informer("v1", "Endpoints");
+    this.#informers = [
+      pods,
+      replicaSets,
+      deployments,
+      nodes,
+      leases,
+      daemonSets,
+      jobs,
+      services,
+      endpoints,
+    ];
     const events = (component: string) => new EventRecorder({ store, component, clock });
     this.#controllers = [
       new ReplicaSetController({
@@ -95,6 +111,21 @@ export class ControllerManager {
         ...(options.defaultTolerationSeconds !== undefined
           ? { defaultTolerationSeconds: options.defaultTolerationSeconds }
           : {}),
+      }),
+      new EndpointsController({
+        store,
+        services,
+        pods,
+        endpoints,
+        clock,
+        events: events("endpoint-controller"),
+      }),
+      new ServiceLoadBalancerController({
+        store,
+        services,
+        nodes,
+        clock,
+        events: events("service-lb-controller"),
       }),
     ];
   }

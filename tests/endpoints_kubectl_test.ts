@@ -1,0 +1,230 @@
+/**
+ * Acceptance tests: the endpoints and LoadBalancer status controllers, seen with stock kubectl
+ * against `mod.ts server` (API only: no agent, no networking). Pods are bound by hand to a Node
+ * object and given their IP and readiness through the status subresource, as an agent would.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  type Cluster,
+  type CommandResult,
+  kubectlSkipReason,
+  sleep,
+  withCluster,
+} from "./_harness.ts";
+
+const API_ONLY = { mode: "server" } as const;
+const IGNORE = kubectlSkipReason !== undefined;
+
+function assertOk(result: CommandResult, what: string): string {
+  assert.equal(
+    result.code,
+    0,
+    `${what} exited ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+  );
+  return result.stdout;
+}
+
+async function apply(cluster: Cluster, manifest: unknown): Promise<void> {
+  assertOk(
+    await cluster.kubectl(["apply", "-f", "-"], { stdin: JSON.stringify(manifest) }),
+    "kubectl apply",
+  );
+}
+
+/** `kubectl patch KIND NAME --subresource=status --type=merge -p STATUS`. */
+async function patchStatus(
+  cluster: Cluster,
+  kind: string,
+  name: string,
+  status: unknown,
+): Promise<void> {
+  assertOk(
+    await cluster.kubectl([
+      "patch",
+      kind,
+      name,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status }),
+    ]),
+    `patch ${kind}/${name} status`,
+  );
+}
+
+function pod(name: string, httpPort: number): unknown {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, labels: { app: "web" } },
+    spec: {
+      nodeName: "edge-1",
+      containers: [{
+        name: "httpd",
+        image: "localhost/edge-test:1",
+        ports: [{ name: "http", containerPort: httpPort }],
+      }],
+    },
+  };
+}
+
+function podStatus(ip: string, ready: boolean): unknown {
+  return {
+    phase: "Running",
+    podIP: ip,
+    podIPs: [{ ip }],
+    conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
+  };
+}
+
+interface Subset {
+  addresses?: Array<{ ip: string; targetRef?: { name?: string } }>;
+  notReadyAddresses?: Array<{ ip: string }>;
+  ports?: Array<{ name?: string; port: number; protocol: string }>;
+}
+
+/**
+ * Runs `kubectl ARGS` until `ok(stdout)` holds (at most 30 s, polling each 200 ms) and returns
+ * the last output; the assertion message shows it when the condition never held.
+ */
+async function kubectlUntil(
+  cluster: Cluster,
+  args: string[],
+  ok: (stdout: string) => boolean,
+  what: string,
+): Promise<string> {
+  let last: CommandResult | undefined;
+  for (let i = 0; i < 150; i++) {
+    last = await cluster.kubectl(args);
+    if (last.code === 0 && ok(last.stdout)) return last.stdout;
+    await sleep(200);
+  }
+  assert.fail(`${what}: never seen; last:\n${last?.stdout}\n${last?.stderr}`);
+}
+
+function subsetsOf(stdout: string): Subset[] {
+  return (JSON.parse(stdout) as { subsets?: Subset[] }).subsets ?? [];
+}
+
+function ipsOf(subsets: Subset[], field: "addresses" | "notReadyAddresses"): string[] {
+  return subsets.flatMap((s) => s[field] ?? []).map((a) => a.ip).sort();
+}
+
+Deno.test({
+  name: "kubectl get endpoints shows ready and not-ready pod addresses as they change",
+  ignore: IGNORE,
+  fn: withCluster(async (cluster) => {
+    await apply(cluster, { apiVersion: "v1", kind: "Node", metadata: { name: "edge-1" } });
+    await apply(cluster, {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "web" },
+      spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: "http" }] },
+    });
+    await apply(cluster, pod("web-a", 8080));
+    await apply(cluster, pod("web-b", 8080));
+    await apply(cluster, pod("web-c", 9090));
+    await patchStatus(cluster, "pod", "web-a", podStatus("10.244.0.8", true));
+    await patchStatus(cluster, "pod", "web-b", podStatus("10.244.0.9", false));
+    await patchStatus(cluster, "pod", "web-c", podStatus("10.244.0.10", true));
+
+    const get = ["get", "endpoints", "web", "-o", "json"];
+    let subsets = subsetsOf(
+      await kubectlUntil(cluster, get, (out) => {
+        const s = subsetsOf(out);
+        return ipsOf(s, "addresses").length === 2 && ipsOf(s, "notReadyAddresses").length === 1;
+      }, "two ready addresses and one not ready"),
+    );
+    assert.deepEqual(ipsOf(subsets, "addresses"), ["10.244.0.10", "10.244.0.8"]);
+    assert.deepEqual(ipsOf(subsets, "notReadyAddresses"), ["10.244.0.9"]);
+    // the named port resolves per pod: web-c serves it on 9090
+    const portOf = (ip: string) =>
+      subsets.find((s) =>
+        [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])].some((a) => a.ip === ip)
+      )
+        ?.ports;
+    assert.deepEqual(portOf("10.244.0.8"), [{ name: "http", port: 8080, protocol: "TCP" }]);
+    assert.deepEqual(portOf("10.244.0.10"), [{ name: "http", port: 9090, protocol: "TCP" }]);
+
+    const table = assertOk(await cluster.kubectl(["get", "endpoints", "web"]), "get endpoints");
+    assert.match(table, /^web\s+10\.244\.0\.10:9090,10\.244\.0\.8:8080\s+\S+\s*$/m);
+
+    await patchStatus(cluster, "pod", "web-a", podStatus("10.244.0.8", false));
+    subsets = subsetsOf(
+      await kubectlUntil(
+        cluster,
+        get,
+        (out) => ipsOf(subsetsOf(out), "notReadyAddresses").length === 2,
+        "web-a not ready",
+      ),
+    );
+    assert.deepEqual(ipsOf(subsets, "addresses"), ["10.244.0.10"]);
+    assert.deepEqual(ipsOf(subsets, "notReadyAddresses"), ["10.244.0.8", "10.244.0.9"]);
+
+    assertOk(
+      await cluster.kubectl(["delete", "pod", "web-c", "--grace-period=0", "--force"]),
+      "delete web-c",
+    );
+    await kubectlUntil(
+      cluster,
+      get,
+      (out) => ipsOf(subsetsOf(out), "addresses").length === 0,
+      "web-c gone",
+    );
+
+    assertOk(await cluster.kubectl(["delete", "service", "web"]), "delete service");
+    await kubectlUntil(
+      cluster,
+      ["get", "endpoints", "--ignore-not-found", "-o", "name"],
+      (out) => !out.includes("endpoints/web"),
+      "Endpoints deleted with the service",
+    );
+  }, API_ONLY),
+});
+
+Deno.test({
+  name: "kubectl get service shows the Ready nodes' addresses as a LoadBalancer's external IPs",
+  ignore: IGNORE,
+  fn: withCluster(async (cluster) => {
+    await apply(cluster, { apiVersion: "v1", kind: "Node", metadata: { name: "edge-1" } });
+    await patchStatus(cluster, "node", "edge-1", {
+      conditions: [{ type: "Ready", status: "True" }],
+      addresses: [{ type: "InternalIP", address: "192.168.1.9" }, {
+        type: "Hostname",
+        address: "edge-1",
+      }],
+    });
+    await apply(cluster, {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "lb" },
+      spec: { type: "LoadBalancer", selector: { app: "web" }, ports: [{ port: 80 }] },
+    });
+    await kubectlUntil(
+      cluster,
+      ["get", "service", "lb", "-o", "jsonpath={.status.loadBalancer.ingress[*].ip}"],
+      (out) => out.trim() === "192.168.1.9",
+      "ingress 192.168.1.9",
+    );
+    assertOk(
+      await cluster.kubectl([
+        "patch",
+        "service",
+        "lb",
+        "--type=merge",
+        "-p",
+        '{"spec":{"type":"NodePort"}}',
+      ]),
+      "patch type",
+    );
+    await kubectlUntil(
+      cluster,
+      ["get", "service", "lb", "-o", "jsonpath={.status.loadBalancer}"],
+      (out) => !out.includes("192.168.1.9"),
+      "ingress cleared",
+    );
+  }, API_ONLY),
+});
