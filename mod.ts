@@ -39,12 +39,27 @@ Options of up and server:
   --node-monitor-grace-period S   silence after which a node is Unknown (default 40s)
   --default-toleration-seconds S  how long pods stay on an unreachable or not-ready
                          node before eviction, unless they tolerate it (default 300)
+  --service-cidr CIDR    where Services' cluster IPs come from (default 10.96.0.0/16)
+  --service-node-port-range A-B   where node ports come from (default 30000-32767)
+  --cluster-cidr CIDR    pod addresses; each node gets a part of it (default 10.244.0.0/16)
+  --node-cidr-mask-size N  prefix length of each node's part (default 24)
+  --advertise-address IP where other machines reach the API (default: the --listen host
+                         when it is a specific address, else the first non-loopback IPv4)
+  --cluster-dns-listen H:P  where cluster DNS answers (default ADVERTISE-ADDRESS:53;
+                         "off" runs none)
+  --cluster-dns-upstream IP:PORT  where names outside the cluster domain go (default:
+                         refused)
 
 Options of up and agent:
   --node-name NAME       the Node's name (default: this host's name)
   --node-ip IP           the Node's InternalIP (default: first non-loopback IPv4 address)
   --agent-listen H:P     the agent's log endpoint (default NODE-IP:10250; port 0 = any)
   --labels K=V,…         extra Node labels
+  --cluster-dns IP       nameserver of ClusterFirst pods (default: from ConfigMap
+                         kube-system/cluster-network, else 10.96.0.10)
+  --cluster-domain D     the cluster's DNS domain (default: from that ConfigMap, else
+                         cluster.local)
+  --disable-service-proxy  program no service rules (nftables) on this node
 
 Options of agent:
   --server URL --token T --ca-file PEM   how to reach the control plane
@@ -60,10 +75,20 @@ interface Flags {
   maxBodyBytes?: number;
   nodeMonitorGraceSeconds?: number;
   defaultTolerationSeconds?: number;
+  serviceCidr?: string;
+  serviceNodePortRange?: string;
+  clusterCidr?: string;
+  nodeCidrMaskSize?: number;
+  advertiseAddress?: string;
+  clusterDnsListen?: string;
+  clusterDnsUpstream?: string;
   nodeName?: string;
   nodeIp?: string;
   agentListen?: string;
   labels: Record<string, string>;
+  clusterDns?: string;
+  clusterDomain?: string;
+  disableServiceProxy?: boolean;
   server?: string;
   token?: string;
   caFile?: string;
@@ -75,10 +100,20 @@ const FLAGS: Record<string, { key: keyof Flags; commands: string[] }> = {
   "--max-body-bytes": { key: "maxBodyBytes", commands: ["up", "server"] },
   "--node-monitor-grace-period": { key: "nodeMonitorGraceSeconds", commands: ["up", "server"] },
   "--default-toleration-seconds": { key: "defaultTolerationSeconds", commands: ["up", "server"] },
+  "--service-cidr": { key: "serviceCidr", commands: ["up", "server"] },
+  "--service-node-port-range": { key: "serviceNodePortRange", commands: ["up", "server"] },
+  "--cluster-cidr": { key: "clusterCidr", commands: ["up", "server"] },
+  "--node-cidr-mask-size": { key: "nodeCidrMaskSize", commands: ["up", "server"] },
+  "--advertise-address": { key: "advertiseAddress", commands: ["up", "server"] },
+  "--cluster-dns-listen": { key: "clusterDnsListen", commands: ["up", "server"] },
+  "--cluster-dns-upstream": { key: "clusterDnsUpstream", commands: ["up", "server"] },
   "--node-name": { key: "nodeName", commands: ["up", "agent"] },
   "--node-ip": { key: "nodeIp", commands: ["up", "agent"] },
   "--agent-listen": { key: "agentListen", commands: ["up", "agent"] },
   "--labels": { key: "labels", commands: ["up", "agent"] },
+  "--cluster-dns": { key: "clusterDns", commands: ["up", "agent"] },
+  "--cluster-domain": { key: "clusterDomain", commands: ["up", "agent"] },
+  "--disable-service-proxy": { key: "disableServiceProxy", commands: ["up", "agent"] },
   "--server": { key: "server", commands: ["agent"] },
   "--token": { key: "token", commands: ["agent"] },
   "--ca-file": { key: "caFile", commands: ["agent"] },
@@ -93,6 +128,10 @@ function parseFlags(command: string, args: string[]): Flags {
     if (!spec || !spec.commands.includes(command)) {
       throw new Error(`unknown option "${arg}" for ${command}\n\n${USAGE}`);
     }
+    if (spec.key === "disableServiceProxy") {
+      flags.disableServiceProxy = inline === undefined || inline === "true";
+      continue;
+    }
     const value = inline ?? args[++i];
     if (value === undefined || value === "") throw new Error(`${name} needs a value`);
     if (spec.key === "maxBodyBytes") {
@@ -105,6 +144,11 @@ function parseFlags(command: string, args: string[]): Flags {
       const m = /^(\d{1,6})s?$/.exec(value);
       if (!m) throw new Error(`${name} takes seconds (e.g. 40 or 40s), got "${value}"`);
       flags[spec.key] = Number(m[1]);
+    } else if (spec.key === "nodeCidrMaskSize") {
+      if (!/^\d{1,2}$/.test(value)) {
+        throw new Error(`--node-cidr-mask-size takes a prefix length (e.g. 24), got "${value}"`);
+      }
+      flags.nodeCidrMaskSize = Number(value);
     } else if (spec.key === "labels") {
       for (const pair of value.split(",")) {
         const [k, v] = pair.split("=", 2);
@@ -155,6 +199,11 @@ async function startAgent(
     listen,
     labels: flags.labels,
     ...(flags.nodeIp ? { nodeIp: flags.nodeIp } : {}),
+    ...(flags.disableServiceProxy ? { serviceProxy: false } : {}),
+    clusterNetwork: {
+      ...(flags.clusterDns ? { clusterDNS: flags.clusterDns } : {}),
+      ...(flags.clusterDomain ? { clusterDomain: flags.clusterDomain } : {}),
+    },
   });
   await agent.start();
   return agent;
@@ -174,6 +223,17 @@ async function serve(mode: "up" | "server", args: string[]): Promise<number> {
     ...(flags.defaultTolerationSeconds !== undefined
       ? { defaultTolerationSeconds: flags.defaultTolerationSeconds }
       : {}),
+    ...(flags.serviceCidr ? { serviceCidr: flags.serviceCidr } : {}),
+    ...(flags.serviceNodePortRange ? { serviceNodePortRange: flags.serviceNodePortRange } : {}),
+    ...(flags.clusterCidr ? { clusterCidr: flags.clusterCidr } : {}),
+    ...(flags.nodeCidrMaskSize !== undefined ? { nodeCidrMaskSize: flags.nodeCidrMaskSize } : {}),
+    ...(flags.advertiseAddress ? { advertiseAddress: flags.advertiseAddress } : {}),
+    ...(flags.clusterDnsListen === "off" ? {} : {
+      clusterDns: {
+        ...(flags.clusterDnsListen ? { listen: flags.clusterDnsListen } : {}),
+        ...(flags.clusterDnsUpstream ? { upstream: flags.clusterDnsUpstream } : {}),
+      },
+    }),
   });
   let agent: Agent | undefined;
   try {

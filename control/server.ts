@@ -1,6 +1,8 @@
 /**
  * The control-plane process: opens the Deno KV store in a data dir, makes sure the admin token,
- * kubeconfig and built-in namespaces exist, serves the API and runs the controllers.
+ * kubeconfig and built-in namespaces exist, allocates Services' IPs and node ports, serves the
+ * API, publishes the cluster network settings and the `default/kubernetes` Service, and runs the
+ * controllers.
  *
  * @module
  */
@@ -20,6 +22,21 @@ import { ControllerManager } from "./controller_manager.ts";
 import { serveHttps } from "./https_server.ts";
 import { LeaderElection } from "./leader.ts";
 import { parseListen } from "./listen.ts";
+import { type ClusterNetwork, resolveClusterNetwork } from "./allocators/cluster_network.ts";
+import {
+  type RunningServiceAllocator,
+  startServiceAllocator,
+} from "./allocators/service_allocator.ts";
+import {
+  bootstrapServices,
+  pickAdvertiseAddress,
+  publishClusterNetwork,
+} from "./bootstrap_services.ts";
+import { EventRecorder } from "./events.ts";
+import { NodeIpamController } from "./node_ipam/controller.ts";
+import { ClusterDns } from "./cluster_dns.ts";
+import { errorMessage } from "./informer.ts";
+import type { Store } from "../storage/store.ts";
 
 export { parseListen };
 
@@ -35,6 +52,26 @@ export interface ControlPlaneOptions {
   nodeMonitorGracePeriodMs?: number;
   /** how long pods stay on an unreachable or not-ready node without a toleration (300) */
   defaultTolerationSeconds?: number;
+  /** where Services' cluster IPs come from (default 10.96.0.0/16) */
+  serviceCidr?: string;
+  /** where node ports come from, `A-B` (default 30000-32767) */
+  serviceNodePortRange?: string;
+  /** where Nodes' pod CIDRs come from (default 10.244.0.0/16) */
+  clusterCidr?: string;
+  /** the prefix length of each Node's pod CIDR (default 24) */
+  nodeCidrMaskSize?: number;
+  /**
+   * the IPv4 address other machines reach the API at, published in the Endpoints of
+   * `default/kubernetes` (default: the listen host when it is a specific non-loopback IPv4
+   * address, else the first non-loopback IPv4 address of this machine, else 127.0.0.1)
+   */
+  advertiseAddress?: string;
+  /**
+   * run cluster DNS in this process: `listen` is `HOST:PORT` (UDP and TCP; default the
+   * advertised address, port 53), `upstream` an optional `IP:PORT` for names outside the
+   * cluster domain. Without this option there is no cluster DNS.
+   */
+  clusterDns?: { listen?: string; upstream?: string };
 }
 
 /** A running control plane. */
@@ -45,6 +82,12 @@ export interface ControlPlane {
   caCert: string;
   kubeconfigPath: string;
   token: string;
+  /** the IPv4 address other machines reach this control plane at */
+  advertiseAddress: string;
+  /** the cluster's network settings, as published in ConfigMap `kube-system/cluster-network` */
+  network: ClusterNetwork;
+  /** where cluster DNS answers, when it runs */
+  dnsAddress?: { hostname: string; port: number };
   /** stop serving, stop controllers, close the store */
   stop(): Promise<void>;
 }
@@ -102,10 +145,25 @@ export function kubeconfigFor(url: string, token: string, caCert: string): strin
 /** Start the control plane and return once it is serving. */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const { hostname, port } = parseListen(options.listen);
+  const network = resolveClusterNetwork({
+    ...(options.serviceCidr !== undefined ? { serviceCidr: options.serviceCidr } : {}),
+    ...(options.serviceNodePortRange !== undefined
+      ? { nodePortRange: options.serviceNodePortRange }
+      : {}),
+    ...(options.clusterCidr !== undefined ? { clusterCidr: options.clusterCidr } : {}),
+    ...(options.nodeCidrMaskSize !== undefined
+      ? { nodeCidrMaskSize: options.nodeCidrMaskSize }
+      : {}),
+  });
+  const advertiseAddress = pickAdvertiseAddress(
+    options.advertiseAddress,
+    hostname,
+    Deno.networkInterfaces(),
+  );
   await Deno.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const lock = await lockDataDir(options.dataDir);
   try {
-    return await start(options, hostname, port, lock);
+    return await start(options, { hostname, port, network, advertiseAddress }, lock);
   } catch (e) {
     lock.close();
     throw e;
@@ -122,12 +180,20 @@ async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
   return file;
 }
 
+/** What {@linkcode startControlPlane} worked out from its options. */
+interface Settings {
+  hostname: string;
+  port: number;
+  network: ClusterNetwork;
+  advertiseAddress: string;
+}
+
 async function start(
   options: ControlPlaneOptions,
-  hostname: string,
-  port: number,
+  settings: Settings,
   lock: Deno.FsFile,
 ): Promise<ControlPlane> {
+  const { hostname, port, network, advertiseAddress } = settings;
   const token = await ensureToken(`${options.dataDir}/admin.token`);
   const pki = await ensureServingPki(`${options.dataDir}/pki`, [
     "127.0.0.1",
@@ -135,8 +201,16 @@ async function start(
     "localhost",
     hostname,
     Deno.hostname(),
+    advertiseAddress,
+    // how pods reach the API: the kubernetes Service's IP and names
+    network.kubernetesServiceIP,
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    `kubernetes.default.svc.${network.clusterDomain}`,
   ]);
   const store = await openKvStore(`${options.dataDir}/state.kv`);
+  let serviceAllocator: RunningServiceAllocator | undefined;
   try {
     const objects = new Objects(store);
     const nsType = RESOURCE_TYPES.find((rt) => rt.group === "" && rt.kind === "Namespace")!;
@@ -151,7 +225,11 @@ async function start(
         if (!(e instanceof ApiError && e.reason === "AlreadyExists")) throw e;
       }
     }
+    // before anything serves: every Service write (API or in process) allocates through it
+    serviceAllocator = await startServiceAllocator(store, network);
+    await publishClusterNetwork(objects, network);
   } catch (e) {
+    await serviceAllocator?.stop();
     await store.close();
     throw e;
   }
@@ -168,6 +246,12 @@ async function start(
     const components = [
       new NamespaceController({ store, types: RESOURCE_TYPES }),
       new GarbageCollector({ store, types: RESOURCE_TYPES }),
+      new NodeIpamController({
+        store,
+        clusterCidr: network.clusterCidr,
+        nodeCidrMaskSize: network.nodeCidrMaskSize,
+        events: new EventRecorder({ store, component: "node-ipam-controller" }),
+      }),
       new Scheduler({
         store,
         types: RESOURCE_TYPES,
@@ -224,6 +308,15 @@ async function start(
   const url = `https://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
   const kubeconfigPath = `${options.dataDir}/kubeconfig`;
   await Deno.writeTextFile(kubeconfigPath, kubeconfigFor(url, token, pki.caCert), { mode: 0o600 });
+  try {
+    await bootstrapServices({ objects, network, advertiseAddress, apiPort: addr.port });
+  } catch (e) {
+    // the API serves without them; the next start tries again
+    console.error("control plane: making the kubernetes Service and Endpoints:", e);
+  }
+  const dns = options.clusterDns
+    ? await startClusterDns(store, options.clusterDns, settings)
+    : undefined;
 
   let stopped: Promise<void> | undefined;
   return {
@@ -231,16 +324,51 @@ async function start(
     caCert: pki.caCert,
     kubeconfigPath,
     token,
+    advertiseAddress,
+    network,
+    ...(dns ? { dnsAddress: dns.address } : {}),
     stop() {
       stopped ??= (async () => {
         const closing = server.shutdown();
+        await dns?.stop();
         await election.stop();
         await campaign;
         await closing;
+        await serviceAllocator?.stop();
         await store.close();
         lock.close();
       })();
       return stopped;
     },
   };
+}
+
+/**
+ * Cluster DNS, after the API serves (it writes the kube-dns Service and Endpoints). A failure
+ * (say the port is taken) is logged, not fatal: the API and the controllers still serve.
+ */
+async function startClusterDns(
+  store: Store,
+  options: { listen?: string; upstream?: string },
+  settings: Settings,
+): Promise<ClusterDns | undefined> {
+  const where = options.listen ?? `${settings.advertiseAddress}:53`;
+  const listen = parseListen(where);
+  const dns = new ClusterDns({
+    store,
+    listen,
+    advertiseAddress: settings.advertiseAddress,
+    domain: settings.network.clusterDomain,
+    clusterIP: settings.network.clusterDNS,
+    ...(options.upstream ? { upstream: options.upstream } : {}),
+  });
+  try {
+    await dns.start();
+    return dns;
+  } catch (e) {
+    console.error(
+      `control plane: cluster DNS on ${where} is not running: ${errorMessage(e)}`,
+    );
+    return undefined;
+  }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type ContainerConfig, LABELS, type SandboxConfig } from "./runtime.ts";
+import { type ContainerConfig, LABELS, RuntimeError, type SandboxConfig } from "./runtime.ts";
 
 /** podman's name for the sandbox of a pod: `edge_<namespace>_<name>_<uid prefix>`. */
 export function sandboxName(config: Pick<SandboxConfig, "podNamespace" | "podName" | "podUid">) {
@@ -40,6 +40,16 @@ export function labelArgs(labels: Record<string, string>): string[] {
   return Object.keys(labels).sort().flatMap((key) => ["--label", `${key}=${labels[key]}`]);
 }
 
+/** podman network names (and no flag or network mode in disguise). */
+const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+
+function networkName(name: string): string {
+  if (!NETWORK_NAME.test(name) || name === "host" || name === "none" || name === "private") {
+    throw new RuntimeError("RuntimeError", `invalid podman network name "${name}"`);
+  }
+  return name;
+}
+
 /** `podman pod create …` arguments for a sandbox. */
 export function podCreateArgs(config: SandboxConfig): string[] {
   const args = [
@@ -51,6 +61,7 @@ export function podCreateArgs(config: SandboxConfig): string[] {
   ];
   args.push("--hostname", config.hostname);
   if (config.hostNetwork) args.push("--network", "host");
+  else if (config.network !== undefined) args.push("--network", networkName(config.network));
   for (const server of config.dns?.nameservers ?? []) args.push("--dns", server);
   for (const search of config.dns?.searches ?? []) args.push("--dns-search", search);
   for (const option of config.dns?.options ?? []) args.push("--dns-opt", option);

@@ -3,7 +3,7 @@ import { containerCreateArgs, cpusFlag, podCreateArgs } from "./_podman_args.ts"
 import { containerState, containerStatus, type PodmanInspect } from "./_podman_parse.ts";
 import { busyboxProbeArgs, busyboxProbeOutcome, httpRequest } from "./_podman_probe.ts";
 import { needsPull, parseImageReference } from "./_podman_validate.ts";
-import { LABELS } from "./runtime.ts";
+import { LABELS, RuntimeError } from "./runtime.ts";
 
 Deno.test("podCreateArgs() names the pod by namespace, name and uid and maps dns and ports", () => {
   assert.deepEqual(
@@ -29,6 +29,26 @@ Deno.test("podCreateArgs() names the pod by namespace, name and uid and maps dns
       ...["--dns-opt", "ndots:5", "-p", "8080:80/tcp"],
     ],
   );
+});
+
+Deno.test("podCreateArgs() joins the pod network unless the pod uses the host's", () => {
+  const config = {
+    podUid: "0123456789ab",
+    podName: "web",
+    podNamespace: "prod",
+    node: "edge-1",
+    hostname: "web",
+    hostNetwork: false,
+    network: "edge-0123456789ab",
+    portMappings: [],
+  };
+  const network = (args: string[]) => args[args.indexOf("--network") + 1];
+  assert.equal(network(podCreateArgs(config)), "edge-0123456789ab");
+  assert.equal(network(podCreateArgs({ ...config, hostNetwork: true })), "host");
+  assert.ok(!podCreateArgs({ ...config, network: undefined }).includes("--network"));
+  for (const bad of ["host", "none", "-x", "ns:/proc/1/ns/net", "a b"]) {
+    assert.throws(() => podCreateArgs({ ...config, network: bad }), RuntimeError, bad);
+  }
 });
 
 Deno.test("containerCreateArgs() passes command as JSON entrypoint and args after '--'", () => {

@@ -9,23 +9,54 @@
  * (found by label, never recreated), crashed ones are restarted, and when the control plane
  * returns the watch resumes from the cached resourceVersion. Stopping the agent never stops pods.
  *
+ * Networking: at start the agent reads the cluster's network settings (ConfigMap
+ * `kube-system/cluster-network`, see node/cluster_network.ts), waits (bounded) for its Node's
+ * `spec.podCIDR` and makes its podman pod network on it; every sandbox but host-network ones
+ * joins that network, with the pod's resolv.conf from its `dnsPolicy` (node/pod_dns.ts).
+ * It follows the Nodes to keep routes to the other nodes' pod CIDRs (node/node_network.ts),
+ * and keeps caches of the Services and Endpoints of all namespaces ({@linkcode Agent.services},
+ * {@linkcode Agent.endpoints}): they give containers their service environment variables
+ * (node/service_env.ts) and feed the service proxy.
+ *
  * @module
  */
 
 import { type Clock, systemClock } from "../storage/clock.ts";
+import type { PodmanRunner } from "../net/pod_network.ts";
+import { parseIPv4 } from "../net/routes.ts";
 import { isPlainObject, type KubeObject } from "../storage/object.ts";
 import { ApiError } from "../storage/status.ts";
 import { ApiClient } from "./api_client.ts";
 import { CachedRuntime } from "./cached_runtime.ts";
+import {
+  CLUSTER_NETWORK_CONFIGMAP,
+  type ClusterNetwork,
+  clusterNetworkFrom,
+  type ClusterNetworkOverrides,
+  isClusterDomain,
+} from "./cluster_network.ts";
 import { EventRecorder } from "./events.ts";
 import { logHandler } from "./log_server.ts";
+import { runCommand } from "./_podman_command.ts";
+import { NodeNetwork } from "./node_network.ts";
 import { nodeObject, readMachineInfo } from "./node_status.ts";
+import { ObjectCache } from "./object_cache.ts";
+import { ServiceProxy } from "./service_proxy.ts";
+import { NftFirewall } from "../net/firewall.ts";
+import {
+  needsOwnResolvConf,
+  parseResolvConf,
+  podDnsConfig,
+  type ResolvConf,
+  resolvConfText,
+} from "./pod_dns.ts";
 import { PodmanRuntime } from "./podman_runtime.ts";
 import { type PodInputs, PodWorker } from "./pod_worker.ts";
 import { Reflector } from "./reflector.ts";
 import { NodeHeartbeat } from "./registration.ts";
-import type { ContainerRuntime } from "./runtime.ts";
-import { prepareVolumes, referencedSources, removePodDir } from "./volumes.ts";
+import { type ContainerRuntime, RuntimeError } from "./runtime.ts";
+import { serviceEnvVars } from "./service_env.ts";
+import { podDir, prepareVolumes, referencedSources, removePodDir } from "./volumes.ts";
 
 /** The version the agent reports as kubeletVersion. */
 export const AGENT_VERSION = "v1.32.0-edge";
@@ -56,7 +87,26 @@ export interface AgentOptions {
   relistMs?: number;
   /** how often orphaned sandboxes are looked for while connected (default 10 s) */
   sweepMs?: number;
+  /**
+   * manage the node's pod network (a podman network on the Node's podCIDR, routes to the
+   * other nodes' pod CIDRs); default: yes with podman, no with a given `runtime`
+   */
+  podNetwork?: boolean;
+  /**
+   * program this node's service rules (nftables table `ip edge-proxy`) from the Services and
+   * Endpoints; default: yes with podman, no with a given `runtime`
+   */
+  serviceProxy?: boolean;
+  /** how long start waits for the Node's podCIDR and pod network (default 20 s) */
+  podCidrWaitMs?: number;
+  /** the cluster DNS IP and domain, over ConfigMap kube-system/cluster-network */
+  clusterNetwork?: ClusterNetworkOverrides;
+  /** the node's resolver configuration (default /etc/resolv.conf) */
+  resolvConf?: string;
 }
+
+/** How long a container start waits for the first list of Services (kubelet refuses sooner). */
+const SERVICES_SYNC_WAIT_MS = 10_000;
 
 function podKey(ns: string | undefined, name: string | undefined): string {
   return `${ns ?? ""}/${name ?? ""}`;
@@ -77,11 +127,25 @@ export class Agent {
   #reflector!: Reflector;
   #server!: Deno.HttpServer<Deno.NetAddr>;
   #nodeIp = "";
+  #clusterNetwork!: ClusterNetwork;
+  #hostDns: ResolvConf = { nameservers: [], searches: [], options: [] };
+  #nodes!: ObjectCache;
+  #services!: ObjectCache;
+  #endpoints!: ObjectCache;
+  #nodeNetwork: NodeNetwork | undefined;
+  #serviceProxy: ServiceProxy | undefined;
   #stopped = false;
   readonly #abort = new AbortController();
   #sweeping: Promise<void> | undefined;
 
   constructor(options: AgentOptions) {
+    const { clusterDNS, clusterDomain } = options.clusterNetwork ?? {};
+    if (clusterDNS !== undefined && parseIPv4(clusterDNS) === undefined) {
+      throw new Error(`the cluster DNS must be an IPv4 address, got "${clusterDNS}"`);
+    }
+    if (clusterDomain !== undefined && !isClusterDomain(clusterDomain)) {
+      throw new Error(`the cluster domain must be a DNS domain, got "${clusterDomain}"`);
+    }
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#client = new ApiClient({
@@ -99,6 +163,41 @@ export class Agent {
   /** The address of the log endpoint. */
   get address(): Deno.NetAddr {
     return this.#server.addr;
+  }
+
+  /** This node's name. */
+  get nodeName(): string {
+    return this.#o.nodeName;
+  }
+
+  /** This node's InternalIP. */
+  get nodeIp(): string {
+    return this.#nodeIp;
+  }
+
+  /** The cluster's network settings the agent started with. */
+  get clusterNetwork(): Readonly<ClusterNetwork> {
+    return this.#clusterNetwork;
+  }
+
+  /** Every Node of the cluster, kept current; set by {@linkcode start}. */
+  get nodes(): ObjectCache {
+    return this.#nodes;
+  }
+
+  /** Every Service of the cluster (all namespaces), kept current; set by {@linkcode start}. */
+  get services(): ObjectCache {
+    return this.#services;
+  }
+
+  /** Every Endpoints object of the cluster (all namespaces), kept current. */
+  get endpoints(): ObjectCache {
+    return this.#endpoints;
+  }
+
+  /** The podman network new sandboxes join, undefined while it is not ready. */
+  get podNetwork(): string | undefined {
+    return this.#nodeNetwork?.podNetwork;
   }
 
   /** Start everything; pods from the local cache start before the control plane is reached. */
@@ -133,6 +232,33 @@ export class Agent {
       }),
     );
 
+    // What the last run knew, so pods from the local cache start before the control plane
+    // is reached: network settings, the pod network, Services and Endpoints.
+    const saved = await this.#cache.get<Record<string, string>>(["cluster-network"]);
+    this.#clusterNetwork = clusterNetworkFrom(saved.value ?? undefined, this.#o.clusterNetwork)
+      .network;
+    this.#hostDns = await this.#readHostDns();
+    const open = (path: string, prefix?: string) =>
+      ObjectCache.open({
+        client: this.#client,
+        path,
+        clock: this.#clock,
+        ...(prefix ? { persist: { kv: this.#cache, prefix } } : {}),
+      });
+    this.#nodes = await open("/api/v1/nodes");
+    this.#services = await open("/api/v1/services", "services");
+    this.#endpoints = await open("/api/v1/endpoints", "endpoints");
+    if (this.#o.podNetwork ?? this.#o.runtime === undefined) {
+      this.#nodeNetwork = new NodeNetwork({
+        nodeName: this.#o.nodeName,
+        clusterCidr: () => this.#clusterNetwork.clusterCIDR,
+        nodes: this.#nodes,
+        podman: this.#podmanRunner(`${dir}/containers.conf`),
+        clock: this.#clock,
+      });
+      await this.#nodeNetwork.adoptExisting();
+    }
+
     const cached = await this.#loadCache();
     for (const pod of cached.pods) this.#upsert(pod);
 
@@ -153,6 +279,38 @@ export class Agent {
     });
     await this.#heartbeat.start(false);
 
+    await this.#readClusterNetwork();
+    this.#nodes.start();
+    this.#services.start();
+    this.#endpoints.start();
+    if (this.#o.serviceProxy ?? this.#o.runtime === undefined) {
+      this.#serviceProxy = new ServiceProxy({
+        services: this.#services,
+        endpoints: this.#endpoints,
+        node: () => ({
+          name: this.#o.nodeName,
+          nodeIPs: [this.#nodeIp],
+          clusterCIDR: this.#clusterNetwork.clusterCIDR,
+          serviceCIDR: this.#clusterNetwork.serviceCIDR,
+        }),
+        firewall: new NftFirewall(),
+        clock: this.#clock,
+      });
+      this.#serviceProxy.start();
+    }
+    if (this.#nodeNetwork) {
+      this.#nodeNetwork.start();
+      if (!this.#nodeNetwork.podNetwork) {
+        const waitMs = this.#o.podCidrWaitMs ?? 20_000;
+        if (!await this.#nodeNetwork.waitForPodNetwork(waitMs)) {
+          console.log(
+            `agent: no pod network after ${Math.round(waitMs / 1000)} s: pods join podman's ` +
+              `default network until Node ${this.#o.nodeName} has a podCIDR`,
+          );
+        }
+      }
+    }
+
     this.#reflector = new Reflector({
       client: this.#client,
       path: "/api/v1/pods",
@@ -170,6 +328,57 @@ export class Agent {
     });
     this.#reflector.start();
     this.#sweeping = this.#sweepLoop();
+  }
+
+  /** podman with the agent's containers.conf, for the pod network. */
+  #podmanRunner(configPath: string): PodmanRunner {
+    return async (args) =>
+      await runCommand("podman", args, { timeoutMs: 30_000, env: { CONTAINERS_CONF: configPath } });
+  }
+
+  async #readHostDns(): Promise<ResolvConf> {
+    const path = this.#o.resolvConf ?? "/etc/resolv.conf";
+    try {
+      return parseResolvConf(await Deno.readTextFile(path));
+    } catch (e) {
+      console.error(`agent: cannot read ${path} (pods with dnsPolicy Default get none):`, e);
+      return { nameservers: [], searches: [], options: [] };
+    }
+  }
+
+  /**
+   * The cluster's network settings from ConfigMap kube-system/cluster-network, kept for the
+   * next start; without it, the copy kept last time or the defaults.
+   */
+  async #readClusterNetwork(): Promise<void> {
+    const { namespace, name } = CLUSTER_NETWORK_CONFIGMAP;
+    const where = `ConfigMap ${namespace}/${name}`;
+    let data: Record<string, string> | undefined;
+    let source: string;
+    try {
+      const cm = await this.#client.get(`/api/v1/namespaces/${namespace}/configmaps/${name}`);
+      if (cm) {
+        data = isPlainObject(cm.data) ? cm.data as Record<string, string> : {};
+        source = where;
+        await this.#cache.set(["cluster-network"], data);
+      } else {
+        source = `defaults (${where} does not exist yet)`;
+      }
+    } catch (e) {
+      data = (await this.#cache.get<Record<string, string>>(["cluster-network"])).value ??
+        undefined;
+      const why = e instanceof Error ? e.message : String(e);
+      source = `${
+        data ? "the copy kept from the last start" : "defaults"
+      } (cannot read ${where}: ${why})`;
+    }
+    const { network, warnings } = clusterNetworkFrom(data, this.#o.clusterNetwork);
+    for (const warning of warnings) console.error(`agent: cluster network: ${warning}`);
+    this.#clusterNetwork = network;
+    console.log(
+      `agent: cluster network from ${source}: pods ${network.clusterCIDR}, services ` +
+        `${network.serviceCIDR}, DNS ${network.clusterDNS} (${network.clusterDomain})`,
+    );
   }
 
   /**
@@ -196,6 +405,9 @@ export class Agent {
     this.#abort.abort();
     await this.#sweeping;
     await this.#reflector?.stop();
+    await this.#nodeNetwork?.stop();
+    await this.#serviceProxy?.stop();
+    await Promise.all([this.#nodes?.stop(), this.#services?.stop(), this.#endpoints?.stop()]);
     await this.#heartbeat?.stop();
     for (const { worker } of this.#workers.values()) worker.close();
     this.#events.close();
@@ -232,6 +444,8 @@ export class Agent {
         nodeName: this.#o.nodeName,
         hostIP: this.#nodeIp,
         inputs: (p) => this.#inputs(p),
+        dns: (p) => this.#podDns(p),
+        network: () => this.#nodeNetwork?.podNetwork,
         onStatus: (status) => this.#afterSync(uid, status),
         events: this.#events.record,
         ...(this.#o.relistMs ? { relistMs: this.#o.relistMs } : {}),
@@ -321,6 +535,39 @@ export class Agent {
     }
   }
 
+  /** The pod's resolv.conf; what kubelet reports as DNSConfigForming events goes to the log. */
+  #podDns(pod: KubeObject): ResolvConf {
+    const { dns, warnings } = podDnsConfig(pod, {
+      clusterDNS: this.#clusterNetwork.clusterDNS,
+      clusterDomain: this.#clusterNetwork.clusterDomain,
+      host: this.#hostDns,
+    });
+    for (const w of warnings) {
+      console.error(`agent: pod ${pod.metadata.namespace}/${pod.metadata.name}: ${w}`);
+    }
+    return dns;
+  }
+
+  /**
+   * The service environment variables of a pod's containers. Like kubelet, a container is not
+   * made before the Services were listed once (or loaded from the local copy), or a pod would
+   * miss KUBERNETES_SERVICE_HOST.
+   */
+  async #serviceEnv(pod: KubeObject): Promise<Map<string, string>> {
+    if (!await this.#services.waitSynced(SERVICES_SYNC_WAIT_MS, this.#abort.signal)) {
+      throw new RuntimeError(
+        "CreateContainerConfigError",
+        "services have not yet been read at least once, cannot construct envvars",
+      );
+    }
+    const ns = pod.metadata.namespace ?? "default";
+    const links = (pod.spec as { enableServiceLinks?: boolean }).enableServiceLinks !== false;
+    const services = ns === "default"
+      ? this.#services.list(ns)
+      : [...this.#services.list(ns), ...this.#services.list("default")];
+    return serviceEnvVars(services, ns, links);
+  }
+
   /** ConfigMaps, Secrets and volume directories for a pod, from the API or the local cache. */
   async #inputs(pod: KubeObject): Promise<PodInputs> {
     const ns = pod.metadata.namespace!;
@@ -339,7 +586,21 @@ export class Agent {
       }
     }
     const volumeDirs = await prepareVolumes(this.#o.dataDir, pod, { configMaps, secrets });
-    return { configMaps, secrets, volumeDirs };
+    const inputs: PodInputs = {
+      configMaps,
+      secrets,
+      volumeDirs,
+      serviceEnv: await this.#serviceEnv(pod),
+    };
+    if (needsOwnResolvConf(pod)) {
+      const dir = podDir(this.#o.dataDir, pod.metadata.uid!);
+      await Deno.mkdir(dir, { recursive: true });
+      inputs.resolvConf = `${dir}/resolv.conf`;
+      await Deno.writeTextFile(inputs.resolvConf, resolvConfText(this.#podDns(pod)), {
+        mode: 0o644,
+      });
+    }
+    return inputs;
   }
 
   async #fetchData(

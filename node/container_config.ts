@@ -42,6 +42,16 @@ export interface ContainerInputs {
   hostIP: string;
   /** node allocatable, used by `resourceFieldRef` when the container sets no limit */
   nodeAllocatable?: { cpuMillis: number; memoryBytes: number };
+  /**
+   * the pod's service environment variables (see `node/service_env.ts`): added after the
+   * container's own, which win, and usable in `$(VAR)` references
+   */
+  serviceEnv?: ReadonlyMap<string, string>;
+  /**
+   * a resolv.conf to mount read-only at /etc/resolv.conf (host-network pods whose DNS is not
+   * the node's; see node/pod_dns.ts), unless the container mounts something there itself
+   */
+  resolvConf?: string;
 }
 
 function canonicalJson(v: unknown): string {
@@ -86,9 +96,14 @@ export function usesPodIP(spec: PodSpecValue): boolean {
 
 /**
  * Kubernetes' `$(VAR)` expansion (`third_party/forked/golang/expansion`): `$(NAME)` becomes the
- * variable's value, an undefined variable stays as written, `$$` is an escaped `$`.
+ * variable's value, an undefined variable stays as written, `$$` is an escaped `$`. `vars` is
+ * a map, or a lookup over several (kubelet's `MappingFuncFor`).
  */
-export function expandVars(input: string, vars: ReadonlyMap<string, string>): string {
+export function expandVars(
+  input: string,
+  vars: ReadonlyMap<string, string> | ((name: string) => string | undefined),
+): string {
+  const lookup = typeof vars === "function" ? vars : (name: string) => vars.get(name);
   let out = "";
   let checkpoint = 0;
   for (let cursor = 0; cursor < input.length; cursor++) {
@@ -102,7 +117,7 @@ export function expandVars(input: string, vars: ReadonlyMap<string, string>): st
       if (close < 0) out += "$(";
       else {
         const name = input.slice(cursor + 2, close);
-        out += vars.get(name) ?? `$(${name})`;
+        out += lookup(name) ?? `$(${name})`;
         advance = close - cursor;
       }
     } else out += `$${next}`;
@@ -209,8 +224,9 @@ function sourceValue(s: Source, value: string): string {
 
 /**
  * The container's environment in kubelet's order: `envFrom` sources first (keys containing
- * `=` skipped), then `env` entries, later names replacing earlier ones; literal values are
- * `$(VAR)`-expanded against the variables defined before them.
+ * `=` skipped), then `env` entries, later names replacing earlier ones, then the service
+ * variables the container does not define itself. Literal values are `$(VAR)`-expanded
+ * against the variables defined before them and the service variables.
  *
  * @throws {RuntimeError} `CreateContainerConfigError` for a missing non-optional reference
  */
@@ -221,6 +237,8 @@ export function containerEnv(
 ): Array<{ name: string; value: string }> {
   const namespace = pod.metadata.namespace ?? "default";
   const vars = new Map<string, string>();
+  const serviceEnv = inputs.serviceEnv ?? new Map<string, string>();
+  const lookup = (name: string) => vars.get(name) ?? serviceEnv.get(name);
   for (const from of container.envFrom ?? []) {
     const ref = from.configMapRef ?? from.secretRef;
     if (!ref) continue;
@@ -238,7 +256,7 @@ export function containerEnv(
   for (const env of container.env ?? []) {
     const from = env.valueFrom;
     if (!from) {
-      vars.set(env.name, expandVars(env.value ?? "", vars));
+      vars.set(env.name, expandVars(env.value ?? "", lookup));
       continue;
     }
     if (from.fieldRef) {
@@ -262,7 +280,9 @@ export function containerEnv(
       vars.set(env.name, sourceValue(s, value));
     }
   }
-  return [...vars].map(([name, value]) => ({ name, value }));
+  const own = [...vars].map(([name, value]) => ({ name, value }));
+  const services = [...serviceEnv].filter(([name]) => !vars.has(name));
+  return [...own, ...services.map(([name, value]) => ({ name, value }))];
 }
 
 function checkSubPath(subPath: string, container: string): void {
@@ -323,6 +343,14 @@ export function containerConfigFor(
 ): ContainerConfig {
   const env = containerEnv(pod, container, resolved);
   const vars = new Map(env.map((e) => [e.name, e.value]));
+  const mounts = containerMounts(pod, container, env, resolved.volumeDirs);
+  if (resolved.resolvConf && !mounts.some((m) => m.containerPath === "/etc/resolv.conf")) {
+    mounts.push({
+      hostPath: resolved.resolvConf,
+      containerPath: "/etc/resolv.conf",
+      readOnly: true,
+    });
+  }
   const config: ContainerConfig = {
     podUid: pod.metadata.uid ?? "",
     name: container.name,
@@ -331,7 +359,7 @@ export function containerConfigFor(
     specHash: specHash(container),
     image: container.image ?? "",
     env,
-    mounts: containerMounts(pod, container, env, resolved.volumeDirs),
+    mounts,
     tty: container.tty === true,
     stdin: container.stdin === true,
   };

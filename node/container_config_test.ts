@@ -150,3 +150,56 @@ Deno.test("specHash() is stable under key order and changes with the spec", () =
   // must not change between releases
   assert.equal(specHash(first(a)), "fd30f7b2e04677c6");
 });
+
+Deno.test("containerConfigFor() adds service variables after the container's own, which win", () => {
+  const pod = testPod({
+    containers: [{
+      name: "web",
+      image: "busybox:1.36",
+      command: ["sh", "-c", "wget $(DB_SERVICE_HOST):$(DB_SERVICE_PORT)"],
+      envFrom: [{ configMapRef: { name: "settings" } }],
+      env: [
+        { name: "DB_SERVICE_PORT", value: "6432" },
+        { name: "DB_URL", value: "postgres://$(DB_SERVICE_HOST):$(DB_SERVICE_PORT)" },
+        { name: "MODE", value: "$(MODE)-$(KUBERNETES_SERVICE_HOST)" },
+      ],
+    }],
+  });
+  const serviceEnv = new Map([
+    ["KUBERNETES_SERVICE_HOST", "10.96.0.1"],
+    ["DB_SERVICE_HOST", "10.96.0.30"],
+    ["DB_SERVICE_PORT", "5432"],
+    ["LEVEL", "from-a-service"],
+  ]);
+  const config = containerConfigFor(pod, first(pod), "app", 0, { ...inputs, serviceEnv });
+  assert.deepEqual(config.env, [
+    { name: "LEVEL", value: "debug" },
+    { name: "MODE", value: "fast-10.96.0.1" },
+    { name: "DB_SERVICE_PORT", value: "6432" },
+    { name: "DB_URL", value: "postgres://10.96.0.30:6432" },
+    { name: "KUBERNETES_SERVICE_HOST", value: "10.96.0.1" },
+    { name: "DB_SERVICE_HOST", value: "10.96.0.30" },
+  ]);
+  assert.deepEqual(config.command, ["sh", "-c", "wget 10.96.0.30:6432"]);
+});
+
+Deno.test("containerConfigFor() mounts the pod's own resolv.conf unless the container has one", () => {
+  const pod = testPod({ containers: [{ name: "web", image: "busybox:1.36" }] });
+  const resolvConf = "/var/lib/edge/pods/uid-1/resolv.conf";
+  assert.deepEqual(
+    containerConfigFor(pod, first(pod), "app", 0, { ...inputs, resolvConf }).mounts,
+    [
+      { hostPath: resolvConf, containerPath: "/etc/resolv.conf", readOnly: true },
+    ],
+  );
+  const own = testPod({
+    volumes: [{ name: "data", emptyDir: {} }],
+    containers: [{
+      name: "web",
+      image: "busybox:1.36",
+      volumeMounts: [{ name: "data", mountPath: "/etc/resolv.conf", subPath: "r" }],
+    }],
+  });
+  const mounts = containerConfigFor(own, first(own), "app", 0, { ...inputs, resolvConf }).mounts;
+  assert.deepEqual(mounts.map((m) => m.hostPath), ["/var/lib/edge/uid-1/data/r"]);
+});

@@ -84,8 +84,13 @@ export interface PodWorkerOptions {
   onStatus?: (status: PodStatus) => void;
   /** where the worker's pod Events go (see node/events.ts); dropped by default */
   events?: RecordEvent;
-  /** resolv.conf for the sandbox */
-  dns?: SandboxConfig["dns"];
+  /** resolv.conf of a pod's sandbox (see node/pod_dns.ts); none keeps the runtime's */
+  dns?: (pod: KubeObject) => SandboxConfig["dns"];
+  /**
+   * The network a new sandbox joins (the node's pod network), asked each time one is made;
+   * undefined keeps the runtime's default network. Host-network pods stay on the host's.
+   */
+  network?: () => string | undefined;
   /**
    * How often to look at the runtime again while the pod is live, to notice containers that
    * exited (kubelet's PLEG relist period); 1 s by default.
@@ -374,7 +379,10 @@ export class PodWorker {
         )
       ),
     };
-    if (this.#options.dns) config.dns = this.#options.dns;
+    const dns = this.#options.dns?.(pod);
+    if (dns) config.dns = dns;
+    const network = config.hostNetwork ? undefined : this.#options.network?.();
+    if (network !== undefined) config.network = network;
     return config;
   }
 

@@ -60,6 +60,11 @@ export interface SandboxConfig {
   hostname: string;
   /** share the host's network namespace (spec.hostNetwork) */
   hostNetwork: boolean;
+  /**
+   * the podman network to join (the node's pod network on its podCIDR); undefined joins the
+   * runtime's default network. Ignored for a host-network sandbox.
+   */
+  network?: string;
   /** resolv.conf for the pod: nameservers, search domains, options */
   dns?: { nameservers: string[]; searches: string[]; options: string[] };
   /** host port mappings from containers' `ports[].hostPort` */
