@@ -18,6 +18,7 @@
  */
 
 import { parse as parseYaml } from "yaml";
+import { randomClusterCidr } from "./_netns.ts";
 
 /** The repository root (where `mod.ts` lives). */
 export const ROOT: string = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -390,7 +391,20 @@ async function spawnServer(
   // Each test cluster's agent gets its own node name (agents sweep sandboxes by node label, so
   // clusters sharing this machine's podman must not share one) and stays on loopback.
   const agentArgs = mode === "up"
-    ? ["--node-name", nodeName, "--node-ip", "127.0.0.1", "--agent-listen", "127.0.0.1:0"]
+    ? [
+      "--node-name",
+      nodeName,
+      "--node-ip",
+      "127.0.0.1",
+      "--agent-listen",
+      "127.0.0.1:0",
+      // the pod network's bridge is in this namespace: a subnet of its own per test cluster
+      "--cluster-cidr",
+      randomClusterCidr(),
+      // service rules and DNS are tested inside network namespaces (tests/_multinode.ts),
+      // never in the host's
+      "--disable-service-proxy",
+    ]
     : [];
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -402,6 +416,8 @@ async function spawnServer(
       dataDir,
       "--listen",
       listen,
+      "--cluster-dns-listen",
+      "off",
       ...agentArgs,
     ],
     cwd: ROOT,
@@ -487,7 +503,7 @@ async function stopServer(server: ServerProcess): Promise<void> {
   }
 }
 
-/** Removes the podman pods of the agent named `nodeName` (they carry its node label). */
+/** Removes the podman pods and networks of the agent named `nodeName` (its node label). */
 async function removeNodePods(nodeName: string): Promise<void> {
   const listed = await run("podman", [
     "pod",
@@ -499,6 +515,17 @@ async function removeNodePods(nodeName: string): Promise<void> {
   const ids = listed?.stdout.split("\n").map((id) => id.trim()).filter((id) => id !== "") ?? [];
   if (ids.length > 0) {
     await run("podman", ["pod", "rm", "--force", "--time", "0", ...ids], { timeoutMs: 120_000 });
+  }
+  // podman keeps network definitions machine-wide: one left behind holds its subnet
+  const nets = await run("podman", [
+    "network",
+    "ls",
+    "--quiet",
+    "--filter",
+    `label=io.edge.node=${nodeName}`,
+  ], { timeoutMs: 60_000 }).catch(() => undefined);
+  for (const net of nets?.stdout.split("\n").map((n) => n.trim()).filter((n) => n) ?? []) {
+    await run("podman", ["network", "rm", "--force", net], { timeoutMs: 60_000 });
   }
 }
 

@@ -8,7 +8,7 @@
 
 import { AGENT_DENO_FLAGS } from "../mod.ts";
 import { buildImage } from "./_e2e.ts";
-import { createFabric, type Fabric } from "./_netns.ts";
+import { createFabric, type Fabric, randomClusterCidr } from "./_netns.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -134,16 +134,22 @@ export interface MultiNode {
 }
 
 /**
- * Builds the fabric (`cp` plus `nodes`), starts the server with `serverFlags` and one agent per
+ * Builds the fabric (`cp`, `nodes` and `options.clients`, plain hosts without an agent), starts
+ * the server with `serverFlags` (plus a random `--cluster-cidr` unless given) and one agent per
  * node (labelled `zone=<member>`). On failure everything started is torn down again.
  */
 export async function startMultiNode(
   nodes: string[],
   serverFlags: string[] = [],
+  options: { clients?: string[] } = {},
 ): Promise<MultiNode> {
   const id = crypto.randomUUID().slice(0, 4).replace(/[^a-z0-9]/g, "a");
   const subnet = 1 + (crypto.getRandomValues(new Uint8Array(1))[0]! % 250);
-  const fabric = await createFabric(id, ["cp", ...nodes], subnet);
+  const fabric = await createFabric(id, ["cp", ...nodes, ...(options.clients ?? [])], subnet);
+  // podman refuses a subnet another network on this machine holds, even in another namespace
+  if (!serverFlags.includes("--cluster-cidr")) {
+    serverFlags = [...serverFlags, "--cluster-cidr", randomClusterCidr()];
+  }
   const root = await Deno.makeTempDir({ prefix: "edge-multinode-" });
   const cp = fabric.members.cp!;
   const kubeEnv = { KUBECONFIG: `${root}/cp/kubeconfig`, HOME: root, KUBECACHEDIR: `${root}/kc` };
@@ -201,6 +207,7 @@ export async function startMultiNode(
         for (const podId of ids.stdout.split("\n").filter((x) => x.trim())) {
           await runIn(fabric, m, "podman", ["pod", "rm", "-f", "-t", "0", podId.trim()]);
         }
+        await removeNodeNetworks(fabric, m, nodeName(m));
       }
       await fabric.destroy();
       await Deno.remove(root, { recursive: true }).catch(() => {});
@@ -217,6 +224,28 @@ export async function startMultiNode(
   } catch (e) {
     await cluster.destroy();
     throw e;
+  }
+}
+
+/**
+ * Removes the podman networks the agent of node `nodeName` made (its pod network carries the
+ * node's name as a label). podman keeps network definitions machine-wide, so one left behind
+ * would hold its subnet against the next cluster.
+ */
+export async function removeNodeNetworks(
+  fabric: Fabric,
+  member: string,
+  nodeName: string,
+): Promise<void> {
+  const nets = await runIn(fabric, member, "podman", [
+    "network",
+    "ls",
+    "--quiet",
+    "--filter",
+    `label=io.edge.node=${nodeName}`,
+  ]);
+  for (const net of nets.stdout.split("\n").map((x) => x.trim()).filter((x) => x)) {
+    await runIn(fabric, member, "podman", ["network", "rm", "--force", net]);
   }
 }
 

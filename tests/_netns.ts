@@ -113,3 +113,8 @@ export async function createFabric(id: string, names: string[], subnet: number):
     throw e;
   }
 }
+
+/** A cluster CIDR unlikely to collide with another test's leftover podman networks. */
+export function randomClusterCidr(): string {
+  return `10.${160 + (crypto.getRandomValues(new Uint8Array(1))[0]! % 40)}.0.0/16`;
+}
