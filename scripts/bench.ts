@@ -1,7 +1,7 @@
 /**
  * The benchmark (`deno task bench`, or `deno task bench --quick` for a smoke run; `--only=pods`
- * or a comma-separated list of `sched`, `scale`, `pods`, `create`, `watch`, `agent` runs just
- * those).
+ * or a comma-separated list of `sched`, `scale`, `pods`, `create`, `watch`, `agent`, `net` runs
+ * just those).
  *
  * Prints one markdown table:
  * - scheduler throughput (placement logic only, simulated nodes) at 100 and 1000 nodes, in a
@@ -16,11 +16,15 @@
  *   100 and 1000 concurrent watch streams; a Deployment of the test image scaled 0→10 until
  *   10 are available; RSS again after all that;
  * - on `mod.ts server` plus a separate `mod.ts agent` process: the agent's RSS idle, the same
- *   pod starts through that agent, and the agent's RSS after them.
+ *   pod starts through that agent, and the agent's RSS after them;
+ * - networking: nftables programming of one service change with 1,000 and 10,000 services
+ *   present and a full sync of 10,000 × 5 (in a network namespace of its own), cluster DNS
+ *   queries/s over UDP on 127.0.0.1, and on `server` + 3 agents in network namespaces the time
+ *   from an Endpoints change to every node's rules.
  *
- * All traffic goes to 127.0.0.1; every load loop is bounded in count and in time. The client
- * runs on the same machine as the server, so both share its cores. Every podman pod the run
- * creates is removed at the end, also when it fails.
+ * All traffic goes to 127.0.0.1 or into network namespaces the run makes; every load loop is
+ * bounded in count and in time. The client runs on the same machine as the server, so both
+ * share its cores. Every podman pod the run creates is removed at the end, also when it fails.
  *
  * @module
  */
@@ -42,11 +46,12 @@ import {
 import { benchIdleControllers, benchScaleOnCluster, benchScaleSimulated } from "./_bench_scale.ts";
 import { benchSchedule } from "./_bench_sched.ts";
 import { benchWatch } from "./_bench_watch.ts";
+import { benchNetUnits, benchPropagation, type NetPlan } from "./_bench_net.ts";
 import { formatMs, markdownTable, percentile, type Row } from "./_bench_stats.ts";
 import { LABELS } from "../node/runtime.ts";
 
 /** The parts of the run `--only=` can pick. */
-const PARTS = ["sched", "scale", "pods", "create", "watch", "agent"] as const;
+const PARTS = ["sched", "scale", "pods", "create", "watch", "agent", "net"] as const;
 type Part = typeof PARTS[number];
 
 interface Plan {
@@ -78,6 +83,8 @@ interface Plan {
   /** replicas of the scale-up on `up` (real podman), and its runs */
   upScaleReplicas: number;
   upScaleRuns: number;
+  /** the service proxy, DNS and propagation figures */
+  net: NetPlan;
   /** the parts to run */
   parts: ReadonlySet<Part>;
 }
@@ -104,6 +111,13 @@ const FULL: Plan = {
   idleSeconds: 10,
   upScaleReplicas: 10,
   upScaleRuns: 2,
+  net: {
+    proxySizes: [1_000, 10_000],
+    proxyRepeat: 5,
+    dnsServices: 1_000,
+    dnsQueries: 20_000,
+    propagationRuns: 20,
+  },
   parts: new Set(PARTS),
 };
 
@@ -129,6 +143,13 @@ const QUICK: Plan = {
   idleSeconds: 2,
   upScaleReplicas: 3,
   upScaleRuns: 1,
+  net: {
+    proxySizes: [100, 1_000],
+    proxyRepeat: 1,
+    dnsServices: 100,
+    dnsQueries: 1_000,
+    propagationRuns: 3,
+  },
   parts: new Set(PARTS),
 };
 
@@ -202,6 +223,10 @@ async function main(args: string[]): Promise<void> {
       await measureUp(run);
     }
     if (plan.parts.has("agent")) await measureAgent(run, `bench-${id}`);
+    if (plan.parts.has("net")) {
+      run.rows.push(...await benchNetUnits(plan.net, log));
+      run.rows.push(...await benchPropagation(plan.net, log));
+    }
   } finally {
     await cleanUp(run);
   }
