@@ -60,6 +60,8 @@ Options of up and agent:
   --cluster-domain D     the cluster's DNS domain (default: from that ConfigMap, else
                          cluster.local)
   --disable-service-proxy  program no service rules (nftables) on this node
+  --cleanup              remove this node's service rules (nftables table ip edge-proxy)
+                         and pod routes, then exit (pods keep running)
 
 Options of agent:
   --server URL --token T --ca-file PEM   how to reach the control plane
@@ -89,6 +91,7 @@ interface Flags {
   clusterDns?: string;
   clusterDomain?: string;
   disableServiceProxy?: boolean;
+  cleanup?: boolean;
   server?: string;
   token?: string;
   caFile?: string;
@@ -114,6 +117,7 @@ const FLAGS: Record<string, { key: keyof Flags; commands: string[] }> = {
   "--cluster-dns": { key: "clusterDns", commands: ["up", "agent"] },
   "--cluster-domain": { key: "clusterDomain", commands: ["up", "agent"] },
   "--disable-service-proxy": { key: "disableServiceProxy", commands: ["up", "agent"] },
+  "--cleanup": { key: "cleanup", commands: ["up", "agent"] },
   "--server": { key: "server", commands: ["agent"] },
   "--token": { key: "token", commands: ["agent"] },
   "--ca-file": { key: "caFile", commands: ["agent"] },
@@ -128,8 +132,8 @@ function parseFlags(command: string, args: string[]): Flags {
     if (!spec || !spec.commands.includes(command)) {
       throw new Error(`unknown option "${arg}" for ${command}\n\n${USAGE}`);
     }
-    if (spec.key === "disableServiceProxy") {
-      flags.disableServiceProxy = inline === undefined || inline === "true";
+    if (spec.key === "disableServiceProxy" || spec.key === "cleanup") {
+      flags[spec.key] = inline === undefined || inline === "true";
       continue;
     }
     const value = inline ?? args[++i];
@@ -211,6 +215,7 @@ async function startAgent(
 
 async function serve(mode: "up" | "server", args: string[]): Promise<number> {
   const flags = parseFlags(mode, args);
+  if (flags.cleanup) return await cleanup();
   const dataDir = flags.dataDir ?? "./.edge";
   const { startControlPlane } = await import("./control/server.ts");
   const cp = await startControlPlane({
@@ -256,8 +261,19 @@ async function serve(mode: "up" | "server", args: string[]): Promise<number> {
   return 0;
 }
 
+/** `--cleanup`: undo what an agent programmed into this network namespace. */
+async function cleanup(): Promise<number> {
+  const { cleanupNode } = await import("./node/cleanup.ts");
+  const result = await cleanupNode();
+  console.log(`removed nftables table ${result.table}`);
+  for (const route of result.routes) console.log(`removed route ${route}`);
+  for (const error of result.errors) console.error(`error: ${error}`);
+  return result.errors.length === 0 ? 0 : 1;
+}
+
 async function agentCommand(args: string[]): Promise<number> {
   const flags = parseFlags("agent", args);
+  if (flags.cleanup) return await cleanup();
   if (!flags.server || !flags.token) throw new Error("agent needs --server URL and --token T");
   const caCert = flags.caFile ? await Deno.readTextFile(flags.caFile) : undefined;
   const agent = await startAgent(

@@ -112,7 +112,7 @@ export async function runIn(
   };
 }
 
-/** A running control plane (`cp`) and one agent per node member. */
+/** A running control plane (`cp`, or `up` on the first node) and one agent per other node. */
 export interface MultiNode {
   fabric: Fabric;
   /** scratch directory: `cp/` (server data), `agent-<m>/` */
@@ -136,24 +136,42 @@ export interface MultiNode {
 /**
  * Builds the fabric (`cp`, `nodes` and `options.clients`, plain hosts without an agent), starts
  * the server with `serverFlags` (plus a random `--cluster-cidr` unless given) and one agent per
- * node (labelled `zone=<member>`). On failure everything started is torn down again.
+ * node (labelled `zone=<member>`). With `options.embedded` there is no `cp`: the first node runs
+ * `mod.ts up` (control plane and that node's agent) and kubectl runs there. On failure
+ * everything started is torn down again.
  */
 export async function startMultiNode(
   nodes: string[],
   serverFlags: string[] = [],
-  options: { clients?: string[] } = {},
+  options: { clients?: string[]; embedded?: boolean } = {},
 ): Promise<MultiNode> {
   const id = crypto.randomUUID().slice(0, 4).replace(/[^a-z0-9]/g, "a");
   const subnet = 1 + (crypto.getRandomValues(new Uint8Array(1))[0]! % 250);
-  const fabric = await createFabric(id, ["cp", ...nodes, ...(options.clients ?? [])], subnet);
+  // embedded: the first node runs `mod.ts up` (control plane and its agent in one process)
+  const host = options.embedded ? nodes[0]! : "cp";
+  const members = [...(options.embedded ? [] : ["cp"]), ...nodes, ...(options.clients ?? [])];
+  const fabric = await createFabric(id, members, subnet);
   // podman refuses a subnet another network on this machine holds, even in another namespace
   if (!serverFlags.includes("--cluster-cidr")) {
     serverFlags = [...serverFlags, "--cluster-cidr", randomClusterCidr()];
   }
   const root = await Deno.makeTempDir({ prefix: "edge-multinode-" });
-  const cp = fabric.members.cp!;
+  const cp = fabric.members[host]!;
   const kubeEnv = { KUBECONFIG: `${root}/cp/kubeconfig`, HOME: root, KUBECACHEDIR: `${root}/kc` };
   const nodeName = (m: string) => `node-${id}-${m}`;
+  const nodeFlags = (m: string) => {
+    const ip = fabric.members[m]!.ip;
+    return [
+      "--node-name",
+      nodeName(m),
+      "--node-ip",
+      ip,
+      "--agent-listen",
+      `${ip}:10250`,
+      "--labels",
+      `zone=${m}`,
+    ];
+  };
   let token = "";
   const cluster: MultiNode = {
     fabric,
@@ -163,15 +181,15 @@ export async function startMultiNode(
     agents: {},
     nodeName,
     serverArgs: [
-      "server",
+      options.embedded ? "up" : "server",
       "--data-dir",
       `${root}/cp`,
       "--listen",
       `${cp.ip}:6443`,
+      ...(options.embedded ? nodeFlags(host) : []),
       ...serverFlags,
     ],
     agentArgs(m) {
-      const ip = fabric.members[m]!.ip;
       return [
         "agent",
         "--server",
@@ -180,19 +198,12 @@ export async function startMultiNode(
         token,
         "--ca-file",
         `${root}/cp/pki/ca.crt`,
-        "--node-name",
-        nodeName(m),
-        "--node-ip",
-        ip,
-        "--agent-listen",
-        `${ip}:10250`,
-        "--labels",
-        `zone=${m}`,
+        ...nodeFlags(m),
         "--data-dir",
         `${root}/agent-${m}`,
       ];
     },
-    kubectl: (args, stdin) => runIn(fabric, "cp", "/usr/bin/kubectl", args, kubeEnv, stdin),
+    kubectl: (args, stdin) => runIn(fabric, host, "/usr/bin/kubectl", args, kubeEnv, stdin),
     async destroy() {
       for (const m of nodes) await stopProc(cluster.agents[m]);
       await stopProc(cluster.server);
@@ -215,9 +226,10 @@ export async function startMultiNode(
   };
   try {
     await buildImage();
-    cluster.server = await spawnIn(fabric, "cp", cluster.serverArgs, "ready at");
+    cluster.server = await spawnIn(fabric, host, cluster.serverArgs, "ready at");
     token = (await Deno.readTextFile(`${root}/cp/admin.token`)).trim();
     for (const m of nodes) {
+      if (m === host) continue;
       cluster.agents[m] = await spawnIn(fabric, m, cluster.agentArgs(m), "edge agent: running");
     }
     return cluster;

@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { until } from "./_e2e.ts";
-import { type MultiNode, nodesReady, runIn, startMultiNode } from "./_multinode.ts";
+import { AGENT_DENO_FLAGS } from "../mod.ts";
+import { type MultiNode, nodesReady, runIn, startMultiNode, stopProc } from "./_multinode.ts";
 import { canCreateNamespaces } from "./_netns.ts";
 import {
   answersByPod,
@@ -142,6 +143,27 @@ Deno.test({
         const r = await shIn(c, "c", clientOnC, requestLoop("http://who/cgi-bin/who", 10));
         const answers = answersByPod(r.stdout);
         assert.deepEqual([...answers.keys()], ["who-a"], r.stdout + r.stderr);
+      });
+
+      await t.step("agent --cleanup removes node c's rules and routes", async () => {
+        await stopProc(c.agents.c);
+        c.agents.c = undefined;
+        const before = await runIn(c.fabric, "c", "ip", ["route", "show", "proto", "237"]);
+        assert.equal(before.stdout.trim().split("\n").length, 2, before.stdout);
+        const mod = new URL("../mod.ts", import.meta.url).pathname;
+        const r = await runIn(c.fabric, "c", Deno.execPath(), [
+          "run",
+          ...AGENT_DENO_FLAGS,
+          mod,
+          "agent",
+          "--cleanup",
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /removed nftables table ip edge-proxy/);
+        const table = await runIn(c.fabric, "c", "nft", ["list", "table", "ip", "edge-proxy"]);
+        assert.notEqual(table.code, 0);
+        const after = await runIn(c.fabric, "c", "ip", ["route", "show", "proto", "237"]);
+        assert.equal(after.stdout.trim(), "");
       });
     } finally {
       await c.destroy();

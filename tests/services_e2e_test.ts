@@ -3,8 +3,9 @@
  * client pod by DNS name and by environment variable, multi-port, a chosen clusterIP,
  * ExternalName, scaling down, and a service without endpoints failing fast.
  *
- * The node and the control plane each live in a network namespace this test makes; every
- * request starts inside a pod (podman exec), so nothing is sent from the host's namespace.
+ * The node runs `mod.ts up` (control plane, cluster DNS and the agent in one process) inside a
+ * network namespace this test makes; every request starts inside a pod (podman exec), so
+ * nothing is sent from the host's namespace.
  */
 import assert from "node:assert/strict";
 import { until } from "./_e2e.ts";
@@ -95,7 +96,7 @@ Deno.test({
       console.log(`skipped: ${why}`);
       return;
     }
-    const c = await startMultiNode(["a"]);
+    const c = await startMultiNode(["a"], [], { embedded: true });
     try {
       await nodesReady(c, 1, until);
       let client = "";
