@@ -102,15 +102,16 @@ export function kubernetesService(network: ClusterNetwork, apiPort: number): Kub
   };
 }
 
-/** Endpoints `default/kubernetes`: this API server's address and port. */
+/**
+ * Endpoints `default/kubernetes`: this API server's address and port. Unlike kube-apiserver's,
+ * they carry no `endpointslice.kubernetes.io/skip-mirror` label: kube-apiserver writes the
+ * EndpointSlice itself, here the EndpointSlice mirroring controller publishes it.
+ */
 export function kubernetesEndpoints(advertiseAddress: string, apiPort: number): KubeObject {
   return {
     apiVersion: "v1",
     kind: "Endpoints",
-    metadata: {
-      ...KUBERNETES_SERVICE,
-      labels: { "endpointslice.kubernetes.io/skip-mirror": "true" },
-    },
+    metadata: { ...KUBERNETES_SERVICE },
     subsets: [{
       addresses: [{ ip: advertiseAddress }],
       ports: [{ name: "https", port: apiPort, protocol: "TCP" }],

@@ -1,8 +1,8 @@
 /**
  * {@linkcode ControllerManager}: the workload controllers (ReplicaSet, Deployment, DaemonSet,
- * Job, node lifecycle), the service controllers (Endpoints, LoadBalancer status) and the
- * informers they share (one watch per kind for all of them), started and stopped together, as
- * kube-controller-manager.
+ * Job, node lifecycle), the service controllers (Endpoints, EndpointSlice mirroring,
+ * LoadBalancer status) and the informers they share (one watch per kind for all of them),
+ * started and stopped together, as kube-controller-manager.
  * The control plane runs it only while it holds the leader Lease (`leader.ts`).
  *
  * @module
@@ -16,6 +16,11 @@ import { EventRecorder } from "./events.ts";
 import { DaemonSetController } from "./daemonset/controller.ts";
 import { DeploymentController } from "./deployment/controller.ts";
 import { EndpointsController, SERVICE_NAMESPACE_INDEX } from "./endpoints/controller.ts";
+import {
+  byMirrorKey,
+  EndpointSliceMirrorController,
+  SLICE_MIRROR_INDEX,
+} from "./endpoint_slice/controller.ts";
 import { JobController } from "./job/controller.ts";
 import {
   NodeLifecycleController,
@@ -61,6 +66,8 @@ export class ControllerManager {
     const services = informer("v1", "Service");
     services.addIndex(SERVICE_NAMESPACE_INDEX, (svc) => [svc.metadata.namespace ?? ""]);
     const endpoints = informer("v1", "Endpoints");
+    const endpointSlices = informer("discovery.k8s.io/v1", "EndpointSlice");
+    endpointSlices.addIndex(SLICE_MIRROR_INDEX, byMirrorKey);
     this.#informers = [
       pods,
       replicaSets,
@@ -71,6 +78,7 @@ export class ControllerManager {
       jobs,
       services,
       endpoints,
+      endpointSlices,
     ];
     const events = (component: string) => new EventRecorder({ store, component, clock });
     this.#controllers = [
@@ -119,6 +127,14 @@ export class ControllerManager {
         endpoints,
         clock,
         events: events("endpoint-controller"),
+      }),
+      new EndpointSliceMirrorController({
+        store,
+        endpoints,
+        services,
+        slices: endpointSlices,
+        clock,
+        events: events("endpointslice-mirroring-controller"),
       }),
       new ServiceLoadBalancerController({
         store,

@@ -22,7 +22,7 @@ async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean): Pro
   return value;
 }
 
-Deno.test("ControllerManager runs the endpoints and LoadBalancer status controllers on shared informers", async () => {
+Deno.test("ControllerManager runs the endpoints, EndpointSlice mirroring and LoadBalancer status controllers on shared informers", async () => {
   const store = await storeWithNamespaces("default");
   const objects = new Objects(store);
   const manager = new ControllerManager({ store });
@@ -64,8 +64,18 @@ Deno.test("ControllerManager runs the endpoints and LoadBalancer status controll
       () => store.get("/core/endpoints/default/web"),
       (e) => e !== null && e.subsets !== undefined,
     );
-    const subsets = ep?.subsets as Array<{ addresses?: Array<{ ip: string }> }> | undefined;
+    const subsets = ep?.subsets as
+      | Array<{ addresses?: Array<{ ip: string; targetRef?: unknown }> }>
+      | undefined;
     assert.equal(subsets?.[0]?.addresses?.[0]?.ip, "10.244.0.8");
+    const slices = () => store.list("/discovery.k8s.io/endpointslices/default/");
+    const mirrored = await eventually(slices, ({ items }) => items.length === 1);
+    assert.deepEqual(mirrored.items[0]?.endpoints, [{
+      addresses: ["10.244.0.8"],
+      conditions: { ready: true, serving: true, terminating: false },
+      nodeName: "edge-1",
+      targetRef: subsets?.[0]?.addresses?.[0]?.targetRef,
+    }]);
     const svc = await eventually(
       () => objects.get(SERVICE, "default", "web"),
       (s: KubeObject) => JSON.stringify(s.status).includes("192.168.1.9"),
@@ -77,6 +87,7 @@ Deno.test("ControllerManager runs the endpoints and LoadBalancer status controll
       await eventually(() => store.get("/core/endpoints/default/web"), (e) => e === null),
       null,
     );
+    assert.deepEqual((await eventually(slices, ({ items }) => items.length === 0)).items, []);
   } finally {
     await manager.stop();
     await store.close();

@@ -14,6 +14,7 @@
 import { configMaps } from "./kinds/config_map.ts";
 import { daemonSets } from "./kinds/daemon_set.ts";
 import { deployments } from "./kinds/deployment.ts";
+import { endpointSlices } from "./kinds/endpoint_slice.ts";
 import { endpoints } from "./kinds/endpoints.ts";
 import { events } from "./kinds/event.ts";
 import { jobs } from "./kinds/job.ts";
@@ -43,6 +44,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   daemonSets,
   jobs,
   leases,
+  endpointSlices,
 ];
 
 /** The kind served at `/{group}/{version}/{plural}` (group "" for the core group). */

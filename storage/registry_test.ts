@@ -24,6 +24,9 @@ Deno.test("resolveResource() accepts plural, singular, short name, Kind and grou
     ["ev", "Event"],
     ["sa", "ServiceAccount"],
     ["leases.coordination.k8s.io", "Lease"],
+    ["endpointslices", "EndpointSlice"],
+    ["endpointslice", "EndpointSlice"],
+    ["endpointslices.discovery.k8s.io", "EndpointSlice"],
     ["secrets", "Secret"],
   ];
   for (const [word, kind] of cases) assert.equal(resolveResource(word)?.kind, kind, word);
@@ -37,6 +40,7 @@ Deno.test("findResource() and findKind() look kinds up by API coordinates", () =
   assert.equal(findResource("", "v1", "pods")?.kind, "Pod");
   assert.equal(findResource("apps", "v1", "pods"), undefined);
   assert.equal(findKind("coordination.k8s.io/v1", "Lease")?.plural, "leases");
+  assert.equal(findKind("discovery.k8s.io/v1", "EndpointSlice")?.plural, "endpointslices");
   assert.equal(findKind("v1", "Deployment"), undefined);
 });
 

@@ -1,11 +1,12 @@
 /**
  * Patch strategies and merge keys of the kinds we serve, transcribed from the `patchStrategy`
- * and `patchMergeKey` struct tags of k8s.io/api (core/v1, apps/v1, batch/v1).
+ * and `patchMergeKey` struct tags of k8s.io/api (core/v1, apps/v1, batch/v1, discovery/v1).
  *
  * Lists absent here have no patch strategy and are replaced by a strategic merge patch
  * (`+listType=atomic` in k8s.io/api), notably: PodSpec `tolerations` and `readinessGates`,
  * Container `envFrom`, `resizePolicy` and `args`/`command`, NodeSpec `taints`, Endpoints
- * `subsets`, NamespaceSpec `finalizers`, and every status list not named below.
+ * `subsets`, EndpointSlice `endpoints` and `ports`, NamespaceSpec `finalizers`, and every
+ * status list not named below.
  *
  * @example
  * ```ts
@@ -113,6 +114,7 @@ const KINDS: ReadonlyMap<string, PatchMeta> = new Map([
   ["v1/ServiceAccount", { fields: { metadata: objectMeta, secrets: mergeBy("name") } }],
   ["events.k8s.io/v1/Event", metadataOnly],
   ["coordination.k8s.io/v1/Lease", metadataOnly],
+  ["discovery.k8s.io/v1/EndpointSlice", metadataOnly],
   ["apps/v1/Deployment", workload({ strategy: { strategy: "retainKeys" } })],
   ["apps/v1/ReplicaSet", workload()],
   ["apps/v1/StatefulSet", workload()],

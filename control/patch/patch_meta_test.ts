@@ -53,6 +53,9 @@ Deno.test("patchMetaFor() covers Service, Node and metadata-only kinds", () => {
   assert.equal(at(node, "status", "conditions")?.mergeKey, "type");
   assert.equal(at(node, "status", "addresses")?.mergeKey, "type");
   assert.equal(at(patchMetaFor("v1", "Endpoints"), "subsets"), undefined);
+  const slice = patchMetaFor("discovery.k8s.io/v1", "EndpointSlice");
+  assert.equal(at(slice, "endpoints"), undefined);
+  assert.equal(at(slice, "ports"), undefined);
   for (
     const [apiVersion, kind] of [
       ["v1", "ConfigMap"],
@@ -61,6 +64,7 @@ Deno.test("patchMetaFor() covers Service, Node and metadata-only kinds", () => {
       ["v1", "Event"],
       ["events.k8s.io/v1", "Event"],
       ["coordination.k8s.io/v1", "Lease"],
+      ["discovery.k8s.io/v1", "EndpointSlice"],
     ]
   ) {
     assert.equal(
