@@ -612,6 +612,8 @@ function _issueCauses(issue: z.core.$ZodIssue, root: unknown): StatusCause[] {
         ),
       ];
     case "invalid_value":
+      // a missing required enum field, as Kubernetes says it
+      if (value === undefined) return [requiredValue(field)];
       return [
         notSupportedValue(field, boundedValue(value), issue.values.map((v) => String(v))),
       ];

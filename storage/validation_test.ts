@@ -196,6 +196,18 @@ Deno.test("validateObject() reports missing required fields as Required value", 
   ]]);
   const none = invalidCauses(pods, { metadata: { name: "p" } });
   assert.deepEqual(none.map((c) => [c.field, c.message]), [["spec.containers", "Required value"]]);
+  // a missing enum is required, not an unsupported `undefined`
+  const noEffect = invalidCauses(pods, {
+    metadata: { name: "p" },
+    spec: {
+      containers: [{ name: "c", image: "i" }],
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone" }],
+    },
+  });
+  assert.deepEqual(noEffect.map((c) => [c.field, c.message]), [[
+    "spec.topologySpreadConstraints[0].whenUnsatisfiable",
+    "Required value",
+  ]]);
 });
 
 Deno.test("validateObject() requires a name unless generateName is set", () => {
