@@ -187,6 +187,15 @@ export function requiredValue(field: string, detail = ""): StatusCause {
   };
 }
 
+/** A cause for a list longer than allowed (`Too many: 3: must have at most 2 items`). */
+export function tooMany(field: string, actual: number, max: number): StatusCause {
+  return {
+    reason: "FieldValueTooMany",
+    field,
+    message: `Too many: ${actual}: must have at most ${max} items`,
+  };
+}
+
 /** A cause for a value outside an enumeration. */
 export function notSupportedValue(
   field: string,

@@ -19,7 +19,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import type { KubeObject } from "../object.ts";
 import type { ResourceType } from "../resource.ts";
-import { requiredValue, type StatusCause } from "../status.ts";
+import { requiredValue, type StatusCause, tooMany } from "../status.ts";
 import {
   causesFor,
   dns1123LabelErrors,
@@ -178,14 +178,6 @@ export function endpointAddressErrors(addressType: string, address: string): str
 }
 
 /** `field.TooMany`: `Too many: 1001: must have at most 1000 items`. */
-function tooMany(field: string, actual: number, max: number): StatusCause {
-  return {
-    reason: "FieldValueTooMany",
-    field,
-    message: `Too many: ${actual}: must have at most ${max} items`,
-  };
-}
-
 function validateEndpoints(endpoints: SliceEndpoint[], addressType: AddressType): StatusCause[] {
   if (endpoints.length > MAX_ENDPOINTS) {
     return [tooMany("endpoints", endpoints.length, MAX_ENDPOINTS)];

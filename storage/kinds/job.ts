@@ -20,7 +20,13 @@ import { humanDuration } from "../duration.ts";
 import { formatLabelSelector, type LabelSelectorSpec } from "../labels.ts";
 import { cloneJson, type KubeObject } from "../object.ts";
 import type { ResourceType } from "../resource.ts";
-import { invalidValue, notSupportedValue, requiredValue, type StatusCause } from "../status.ts";
+import {
+  invalidValue,
+  notSupportedValue,
+  requiredValue,
+  type StatusCause,
+  tooMany,
+} from "../status.ts";
 import {
   causesFor,
   dns1123LabelErrors,
@@ -197,14 +203,6 @@ function invalidOmitted(field: string, detail: string): StatusCause {
 }
 
 /** `field.TooMany`: `Too many: 21: must have at most 20 items`. */
-function tooMany(field: string, actual: number, max: number): StatusCause {
-  return {
-    reason: "FieldValueTooMany",
-    field,
-    message: `Too many: ${actual}: must have at most ${max} items`,
-  };
-}
-
 /** Go's `%q` of a string slice: `["a" "b"]`. */
 function quotedList(values: readonly string[]): string {
   return `[${values.map((v) => JSON.stringify(v)).join(" ")}]`;
