@@ -1,7 +1,10 @@
 /**
  * Service proxy benchmark: how long one service change takes to compute and program with
  * 1,000 and 10,000 services present (and how big its script is), and a full sync of 10,000
- * services × 5 endpoints applied with `nft -f` inside a throwaway network namespace.
+ * services × 5 endpoints applied with `nft -f` inside a throwaway network namespace: once
+ * for a node that does not say which pod CIDR is its own (so every endpoint goes into the
+ * hairpin set, the worst case) and once for a node with its `podCIDR` (1/200 of the
+ * endpoints are its own, as on one node of a 200-node cluster).
  *
  * `deno run --allow-all net/bench_proxy.ts` prints the figures; {@linkcode benchProxy}
  * returns them.
@@ -14,7 +17,11 @@ import { eps, manyServices, NODE } from "./_proxy_fixtures.ts";
 import { renderDiff, renderFull } from "./nft_render.ts";
 import { buildProxyState, ProxyModelCache } from "./proxy_model.ts";
 
-/** One service change with `services` present (medians over the repetitions). */
+/**
+ * One service change with `services` present: the middle service gains an endpoint, then
+ * loses it again, and so on (medians over the repetitions, after one untimed change that
+ * warms up the JIT as a running agent's is).
+ */
 export interface ChangeFigures {
   services: number;
   /** building the ProxyState from Services and Endpoints (unchanged services cached) */
@@ -33,6 +40,10 @@ export interface ChangeFigures {
 export interface FullSyncFigures {
   services: number;
   endpointsPerService: number;
+  /** the node's `podCIDR`, if it said (only endpoints in it can hairpin) */
+  podCIDR?: string;
+  /** elements of the `hairpin-endpoints` set */
+  hairpinElements: number;
   buildMs: number;
   renderMs: number;
   bytes: number;
@@ -45,7 +56,10 @@ export interface FullSyncFigures {
 /** Everything {@linkcode benchProxy} measured. */
 export interface ProxyBenchResult {
   changes: ChangeFigures[];
+  /** for a node without `podCIDR`: every endpoint in the hairpin set */
   fullSync?: FullSyncFigures;
+  /** for a node with its `podCIDR` */
+  fullSyncOnNode?: FullSyncFigures;
   /** why the nft parts did not run */
   skipped?: string;
 }
@@ -91,26 +105,32 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     const apply = async (ns: string | undefined) => {
       if (ns) await run("nsenter", [...enter(ns), "nft", "-f", "-"], renderFull(base));
       let current = base;
-      for (let i = 0; i < repeat; i++) {
+      for (let i = -1; i < repeat; i++) {
         // the middle service gains one endpoint (and the next change removes it again)
         const changed = [...endpoints];
         const target = Math.floor(size / 2);
-        if (i % 2 === 0) {
+        if (i % 2 !== 0) {
           changed[target] = eps(`bench/svc-${target}`, [{
             ready: [...endpoints[target]!.subsets![0]!.addresses!.map((a) => a.ip), "10.250.0.1"],
             ports: [{ port: 8080 }],
           }]);
         }
         let next = current;
-        builds.push(await time(() => next = buildProxyState(services, changed, NODE, cache)));
+        const build = await time(() => next = buildProxyState(services, changed, NODE, cache));
         let script = "";
-        diffs.push(await time(() => script = renderDiff(current, next)));
-        diffBytes = script.length;
-        if (ns) {
-          applies.push(await time(() => run("nsenter", [...enter(ns), "nft", "-f", "-"], script)));
-          syncs.push(builds.at(-1)! + diffs.at(-1)! + applies.at(-1)!);
-        }
+        const diff = await time(() => script = renderDiff(current, next));
+        const applied = ns
+          ? await time(() => run("nsenter", [...enter(ns), "nft", "-f", "-"], script))
+          : undefined;
         current = next;
+        if (i < 0) continue; // the warm-up
+        builds.push(build);
+        diffs.push(diff);
+        diffBytes = script.length;
+        if (applied !== undefined) {
+          applies.push(applied);
+          syncs.push(build + diff + applied);
+        }
       }
     };
     if (skipped) await apply(undefined);
@@ -127,24 +147,31 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
   if (!skipped) {
     const size = Math.max(...sizes);
     const { services, endpoints } = manyServices(size, per);
-    let state = buildProxyState([], [], NODE);
-    const buildMs = await time(() => state = buildProxyState(services, endpoints, NODE));
-    let script = "";
-    const renderMs = await time(() => script = renderFull(state));
-    await withNetns(async (ns) => {
-      const nft = () => run("nsenter", [...enter(ns), "nft", "-f", "-"], script);
-      const applyMs = await time(nft);
-      const reapplyMs = await time(nft);
-      result.fullSync = {
-        services: size,
-        endpointsPerService: per,
-        buildMs,
-        renderMs,
-        bytes: script.length,
-        applyMs,
-        reapplyMs,
-      };
-    });
+    for (const podCIDR of [undefined, "10.244.0.0/24"]) {
+      const node = podCIDR ? { ...NODE, podCIDR } : NODE;
+      let state = buildProxyState([], [], node);
+      const buildMs = await time(() => state = buildProxyState(services, endpoints, node));
+      let script = "";
+      const renderMs = await time(() => script = renderFull(state));
+      await withNetns(async (ns) => {
+        const nft = () => run("nsenter", [...enter(ns), "nft", "-f", "-"], script);
+        const applyMs = await time(nft);
+        const reapplyMs = await time(nft);
+        const figures: FullSyncFigures = {
+          services: size,
+          endpointsPerService: per,
+          ...(podCIDR ? { podCIDR } : {}),
+          hairpinElements: state.sets.get("hairpin-endpoints")!.elements.size,
+          buildMs,
+          renderMs,
+          bytes: script.length,
+          applyMs,
+          reapplyMs,
+        };
+        if (podCIDR) result.fullSyncOnNode = figures;
+        else result.fullSync = figures;
+      });
+    }
   }
   return result;
 }
@@ -159,12 +186,14 @@ if (import.meta.main) {
         (c.applyMs === undefined ? "" : `, nft -f ${ms(c.applyMs)}, sync ${ms(c.syncMs!)}`),
     );
   }
-  if (r.fullSync) {
-    const f = r.fullSync;
+  for (const f of [r.fullSync, r.fullSyncOnNode]) {
+    if (!f) continue;
     console.log(
-      `full sync, ${f.services} services × ${f.endpointsPerService} endpoints: build ` +
-        `${ms(f.buildMs)}, render ${ms(f.renderMs)} (${(f.bytes / 1e6).toFixed(1)} MB), ` +
-        `nft -f ${ms(f.applyMs)}, replace live table ${ms(f.reapplyMs)}`,
+      `full sync, ${f.services} services × ${f.endpointsPerService} endpoints` +
+        (f.podCIDR ? ` on a node with podCIDR ${f.podCIDR}` : "") +
+        ` (${f.hairpinElements} hairpin elements): build ${ms(f.buildMs)}, render ` +
+        `${ms(f.renderMs)} (${(f.bytes / 1e6).toFixed(1)} MB), nft -f ${ms(f.applyMs)}, ` +
+        `total ${ms(f.buildMs + f.renderMs + f.applyMs)}, replace live table ${ms(f.reapplyMs)}`,
     );
   }
   if (r.skipped) console.log(`nft parts skipped: ${r.skipped}`);

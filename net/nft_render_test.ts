@@ -130,28 +130,53 @@ Deno.test("renderDiff() is empty for an unchanged state", () => {
   assert.equal(renderDiff(stateOf(TWO), stateOf(TWO)), "");
 });
 
-Deno.test("renderDiff() removes a service's chains after the map elements pointing to them", () => {
+Deno.test("renderDiff() removes a service's chains after the elements pointing to them, then its maps", () => {
   const script = renderDiff(
     stateOf(CASES.load_balancer!),
     stateOf({ services: [], endpoints: [] }),
   );
   const lines = script.trim().split("\n");
-  const element = lines.findIndex((l) => l.startsWith("delete element ip edge-proxy service-ips"));
-  const nodePort = lines.findIndex((l) =>
-    l.startsWith("delete element ip edge-proxy service-nodeports")
+  const elements = ["service-ips", "service-nodeports"].map((map) =>
+    lines.findIndex((l) => l.startsWith(`delete element ip edge-proxy ${map} `))
   );
   const firstFlush = lines.findIndex((l) => l.startsWith("flush chain"));
   const firstDelete = lines.findIndex((l) => l.startsWith("delete chain"));
-  assert.ok(element >= 0 && nodePort >= 0, script);
-  assert.ok(firstFlush > Math.max(element, nodePort) && firstDelete > firstFlush, script);
+  const lastDelete = lines.findLastIndex((l) => l.startsWith("delete chain"));
+  assert.ok(elements.every((i) => i >= 0), script);
+  assert.ok(firstFlush > Math.max(...elements) && firstDelete > firstFlush, script);
   assert.deepEqual(lines.filter((l) => l.startsWith("delete chain")).map((l) => l.split(" ")[4]), [
-    `service-${shortHash("default/lb/tcp/https")}`,
-    `external-${shortHash("default/lb/tcp/https")}`,
+    "pick-tcp-1",
+    "pick-tcp-external-1",
+    "pick-tcp-nodeport-1",
+  ]);
+  assert.deepEqual(lines.slice(lastDelete + 1), [
+    "delete map ip edge-proxy tcp-endpoints-1",
+    "delete map ip edge-proxy tcp-nodeport-endpoints-1",
   ]);
   assert.ok(lines.includes("delete element ip edge-proxy cluster-ips { 10.96.0.50 }"));
   assert.ok(
     lines.includes("delete element ip edge-proxy hairpin-endpoints { 10.244.3.3 . 10.244.3.3 }"),
   );
+});
+
+Deno.test("renderDiff() removes a ClientIP service's chains, then its affinity sets", () => {
+  const script = renderDiff(
+    stateOf(CASES.session_affinity!),
+    stateOf({ services: [], endpoints: [] }),
+  );
+  const lines = script.trim().split("\n");
+  const hash = shortHash("default/sticky/tcp/");
+  const element = lines.indexOf(
+    "delete element ip edge-proxy service-ips { 10.96.0.60 . tcp . 80 }",
+  );
+  const chain = lines.indexOf(`delete chain ip edge-proxy service-${hash}`);
+  const sets = lines.flatMap((
+    l,
+    i,
+  ) => (l.startsWith("delete set ip edge-proxy affinity-") ? [i] : []));
+  assert.ok(element >= 0 && chain > element, script);
+  assert.equal(sets.length, 2, script);
+  assert.ok(sets.every((i) => i > chain), script);
 });
 
 Deno.test("renderDiff() moves a service between no-endpoint-services and service-ips", () => {
@@ -163,7 +188,7 @@ Deno.test("renderDiff() moves a service between no-endpoint-services and service
   );
   assert.match(
     up,
-    /^add element ip edge-proxy service-ips \{ 10\.96\.0\.20 \. tcp \. 80 : goto service-/m,
+    /^add element ip edge-proxy service-ips \{ 10\.96\.0\.20 \. tcp \. 80 : goto pick-tcp-2 \}$/m,
   );
   const down = renderDiff(stateOf(TWO), none);
   assert.match(
@@ -234,8 +259,8 @@ Deno.test({
       await nft(["-f", "-"], renderFull(two));
       await nft(["-f", "-"], renderDiff(two, three));
       let listed = await nft(["list", "table", "ip", "edge-proxy"]);
-      assert.match(listed, /numgen random mod 3 /);
-      assert.match(listed, /dnat to 10\.244\.4\.2:8080/);
+      assert.match(listed, /numgen random mod 3 map @tcp-endpoints-3/);
+      assert.match(listed, /10\.96\.0\.20 \. 80 \. 2 : 10\.244\.4\.2 \. 8080/);
       assert.match(listed, /10\.244\.4\.2 \. 10\.244\.4\.2/);
 
       // every golden state reached by diffs from the previous one, then back to nothing
@@ -246,7 +271,7 @@ Deno.test({
         prev = next;
       }
       listed = await nft(["list", "table", "ip", "edge-proxy"]);
-      assert.doesNotMatch(listed, /chain (service|external)-|set affinity-|10\.244\.[1-9]/);
+      assert.doesNotMatch(listed, /chain (service|external|pick)-|set affinity-|10\.244\.[1-9]/);
 
       await nft(["-f", "-"], renderFull(three)); // a resync replaces a live table
       await nft(["-f", "-"], renderRemove("edge-proxy"));

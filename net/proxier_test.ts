@@ -53,8 +53,14 @@ Deno.test("Proxier.sync() writes only the difference for one endpoint change", a
   assert.equal(result.mode, "diff");
   const script = firewall.scripts[1]!;
   assert.doesNotMatch(script, /delete table|^table /m);
-  assert.match(script, /^flush chain ip edge-proxy service-\w+$/m);
-  assert.match(script, /numgen random mod 2 == 0 dnat to 10\.244\.1\.5:8080$/m);
+  assert.match(
+    script,
+    /^add element ip edge-proxy service-ips \{ 10\.96\.0\.20 \. tcp \. 80 : goto pick-tcp-2 \}$/m,
+  );
+  assert.match(
+    script,
+    /^add element ip edge-proxy tcp-endpoints-2 \{ .*10\.96\.0\.20 \. 80 \. 1 : 10\.244\.2\.6 \. 8080 \}$/m,
+  );
   assert.match(
     script,
     /^add element ip edge-proxy hairpin-endpoints \{ 10\.244\.2\.6 \. 10\.244\.2\.6 \}$/m,
@@ -83,7 +89,7 @@ Deno.test("Proxier.update() coalesces a burst into syncs at most minSyncInterval
   p.update([WEB], [webEps("10.244.1.5")]);
   await clock.advance(0);
   assert.equal(firewall.scripts.length, 1, "the first sync runs at once, with the latest input");
-  assert.match(firewall.scripts[0]!, /dnat to 10\.244\.1\.5:8080/);
+  assert.match(firewall.scripts[0]!, /: 10\.244\.1\.5 \. 8080/);
 
   p.update([WEB], [webEps("10.244.1.5", "10.244.2.6")]);
   p.update([WEB], [webEps("10.244.1.5", "10.244.2.6", "10.244.3.7")]);
@@ -188,7 +194,7 @@ Deno.test({
       assert.equal(scripts.length, 2, scripts.join("\n"));
       assert.match(scripts[0]!, full);
       assert.doesNotMatch(scripts[1]!, full);
-      assert.match(await nft.list(), /dnat to 10\.244\.2\.6:8080/);
+      assert.match(await nft.list(), /: 10\.244\.2\.6 \. 8080/);
       await first.stop(); // an agent restart keeps the table
 
       const second = new Proxier({ firewall, node: NODE, ...quiet });
@@ -198,7 +204,7 @@ Deno.test({
       assert.match(scripts[2]!, full, "a restarted proxier replaces the table it finds");
       const listed = await nft.list();
       assert.doesNotMatch(listed, /10\.244\.1\.5/);
-      assert.match(listed, /dnat to 10\.244\.2\.6:8080/);
+      assert.match(listed, /: 10\.244\.2\.6 \. 8080/);
       await second.stop({ removeTable: true });
       assert.equal(await run("nsenter", [...enter(netns), "nft", "list", "tables"]), "");
     });

@@ -25,6 +25,27 @@ for (const [i, l] of listeners.entries()) {
     }
   })();
 }
+const udp = Deno.listenDatagram({ transport: "udp", hostname: "10.244.1.5", port: 5353 });
+(async () => {
+  for await (const [data, from] of udp) {
+    await udp.send(new TextEncoder().encode("10.244.1.5 " + from.hostname), from).catch(() => {});
+  }
+})();
+async function askUdp(hostname, port) {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "10.244.9.9", port: 0 });
+  let timer;
+  try {
+    await socket.send(new TextEncoder().encode("?"), { transport: "udp", hostname, port });
+    const timeout = new Promise((r) => { timer = setTimeout(() => r(["timeout"]), 3000); });
+    const [data] = await Promise.race([socket.receive(), timeout]);
+    return typeof data === "string" ? data : new TextDecoder().decode(data);
+  } catch (e) {
+    return "error: " + e;
+  } finally {
+    clearTimeout(timer);
+    socket.close();
+  }
+}
 async function ask(hostname, port) {
   let timer;
   const timeout = new Promise((r) => { timer = setTimeout(() => r("timeout"), 3000); });
@@ -50,6 +71,8 @@ console.log(JSON.stringify({
   clusterIP: await many("10.96.0.20", 80, 20),
   sticky: await many("10.96.0.60", 80, 10),
   nodePort: (await ask("10.244.9.9", 30080)).split(" ")[0],
+  external: (await ask("192.168.60.5", 80)).split(" ")[0],
+  udp: (await askUdp("10.96.0.90", 53)).split(" ")[0],
   hairpin: await ask("10.96.0.80", 80),
   direct: await ask("10.96.0.20", 80),
   noEndpoints: await ask("10.96.0.70", 80),
@@ -60,13 +83,22 @@ Deno.exit(0);
 `;
 
 Deno.test({
-  name: "buildProxyState() rules balance, stick, hairpin, expose NodePorts and reject in a netns",
+  name:
+    "buildProxyState() rules balance, stick, hairpin, expose NodePorts and external IPs, carry UDP and reject in a netns",
   ignore: SKIP !== undefined,
   async fn() {
     const backends = [{ ready: ["10.244.1.5", "10.244.2.7"], ports: [{ port: 8080 }] }];
     const state = buildProxyState(
       [
-        svc("default/web", { clusterIP: "10.96.0.20", ports: [{ port: 80 }] }),
+        svc("default/web", {
+          clusterIP: "10.96.0.20",
+          externalIPs: ["192.168.60.5"],
+          ports: [{ port: 80 }],
+        }),
+        svc("default/dns", {
+          clusterIP: "10.96.0.90",
+          ports: [{ name: "dns", port: 53, protocol: "UDP" }],
+        }),
         svc("default/sticky", {
           clusterIP: "10.96.0.60",
           sessionAffinity: "ClientIP",
@@ -85,6 +117,10 @@ Deno.test({
         eps("default/sticky", backends),
         eps("default/np", [{ ready: ["10.244.2.7"], ports: [{ port: 8080 }] }]),
         eps("default/self", [{ ready: ["10.244.1.5"], ports: [{ port: 8080 }] }]),
+        eps("default/dns", [{
+          ready: ["10.244.1.5"],
+          ports: [{ name: "dns", port: 5353, protocol: "UDP" }],
+        }]),
       ],
       NODE,
     );
@@ -98,6 +134,7 @@ Deno.test({
         await ip(["addr", "add", `${a}/32`, "dev", "pods"]);
       }
       await ip(["route", "add", "10.96.0.0/16", "dev", "pods", "src", "10.244.9.9"]);
+      await ip(["route", "add", "192.168.60.5/32", "dev", "pods", "src", "10.244.9.9"]);
       // the hairpin client: traffic to default/self leaves from its only endpoint's address
       await ip(["route", "add", "10.96.0.80/32", "dev", "pods", "src", "10.244.1.5"]);
       await run("nsenter", [...enter(ns), "nft", "-f", "-"], renderFull(state));
@@ -111,6 +148,7 @@ Deno.test({
           "run",
           "--quiet",
           "--allow-net",
+          "--unstable-net",
           "--no-config",
           probe,
         ]);
@@ -120,6 +158,8 @@ Deno.test({
         assert.equal(new Set(report.sticky).size, 1, out);
         assert.ok(["10.244.1.5", "10.244.2.7"].includes(report.sticky[0]), out);
         assert.equal(report.nodePort, "10.244.2.7", out);
+        assert.ok(["10.244.1.5", "10.244.2.7"].includes(report.external), out);
+        assert.equal(report.udp, "10.244.1.5", `a UDP service answers: ${out}`);
         assert.equal(
           report.direct.split(" ")[1],
           "10.244.9.9",

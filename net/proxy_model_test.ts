@@ -7,13 +7,18 @@ import { buildProxyState, type ProxyState } from "./proxy_model.ts";
 const WEB = svc("default/web", { clusterIP: "10.96.0.20", ports: [{ name: "http", port: 80 }] });
 
 function serviceChains(state: ProxyState): string[] {
-  return [...state.chains.keys()].filter((n) => /^(service|external)-/.test(n));
+  return [...state.chains.keys()].filter((n) => /^(service|external|pick)-/.test(n));
 }
 
+/** `ip:port` of every DNAT target (endpoint map values, then sticky chains' rules), once each. */
 function dnatTargets(state: ProxyState): string[] {
-  return [...state.chains.values()].flatMap((c) =>
+  const fromMap = [...state.maps.values()]
+    .filter((m) => m.name.includes("-endpoints-"))
+    .flatMap((m) => [...m.elements.values()].map((v) => v.replace(" . ", ":")));
+  const fromChains = [...state.chains.values()].flatMap((c) =>
     c.rules.flatMap((r) => /dnat to (\S+)$/.exec(r)?.[1] ?? [])
   );
+  return [...new Set([...fromMap, ...fromChains])];
 }
 
 Deno.test("buildProxyState() uses only ready addresses whose port name and protocol match", () => {
@@ -54,16 +59,48 @@ Deno.test("buildProxyState() picks each of n endpoints with probability 1/n", ()
       ports: [{ name: "http", port: 8080 }],
     }]),
   ], NODE);
-  assert.deepEqual(state.chains.get(`service-${shortHash("default/web/tcp/http")}`)?.rules, [
-    "ip daddr 10.96.0.20 ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
-    "meta l4proto tcp numgen random mod 3 == 0 dnat to 10.244.1.1:8080",
-    "meta l4proto tcp numgen random mod 2 == 0 dnat to 10.244.1.2:8080",
-    "meta l4proto tcp dnat to 10.244.1.3:8080",
+  assert.equal(
+    state.maps.get("service-ips")?.elements.get("10.96.0.20 . tcp . 80"),
+    "goto pick-tcp-3",
+  );
+  assert.deepEqual(state.chains.get("pick-tcp-3")?.rules, [
+    "ip daddr @cluster-ips ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
+    "dnat to ip daddr . tcp dport . numgen random mod 3 map @tcp-endpoints-3",
+  ]);
+  assert.deepEqual([...state.maps.get("tcp-endpoints-3")!.elements], [
+    ["10.96.0.20 . 80 . 0", "10.244.1.1 . 8080"],
+    ["10.96.0.20 . 80 . 1", "10.244.1.2 . 8080"],
+    ["10.96.0.20 . 80 . 2", "10.244.1.3 . 8080"],
   ]);
 });
 
-Deno.test("buildProxyState() names chains by a stable hash with a readable comment", () => {
-  const one = buildProxyState([WEB], [
+Deno.test("buildProxyState() shares one pick chain per endpoint count", () => {
+  const state = buildProxyState(
+    ["a", "b", "c"].map((n, i) =>
+      svc(`default/${n}`, { clusterIP: `10.96.0.${20 + i}`, ports: [{ port: 80 }] })
+    ),
+    [
+      eps("default/a", [{ ready: ["10.244.1.1", "10.244.1.2"], ports: [{ port: 80 }] }]),
+      eps("default/b", [{ ready: ["10.244.1.3", "10.244.1.4"], ports: [{ port: 80 }] }]),
+      eps("default/c", [{ ready: ["10.244.1.5"], ports: [{ port: 80 }] }]),
+    ],
+    NODE,
+  );
+  assert.deepEqual(serviceChains(state), ["pick-tcp-1", "pick-tcp-2"]);
+  assert.deepEqual([...state.maps.get("service-ips")!.elements.values()], [
+    "goto pick-tcp-2",
+    "goto pick-tcp-2",
+    "goto pick-tcp-1",
+  ]);
+});
+
+Deno.test("buildProxyState() names ClientIP chains by a stable hash with a readable comment", () => {
+  const sticky = svc("default/web", {
+    clusterIP: "10.96.0.20",
+    sessionAffinity: "ClientIP",
+    ports: [{ name: "http", port: 80 }],
+  });
+  const one = buildProxyState([sticky], [
     eps("default/web", [{ ready: ["10.244.1.5"], ports: [{ name: "http", port: 8080 }] }]),
   ], NODE);
   const hash = shortHash("default/web/tcp/http");
@@ -75,6 +112,7 @@ Deno.test("buildProxyState() names chains by a stable hash with a readable comme
     one.maps.get("service-ips")?.elements.get("10.96.0.20 . tcp . 80"),
     `goto service-${hash}`,
   );
+  assert.ok(![...one.maps.keys()].some((name) => name.startsWith("tcp-endpoints")));
 });
 
 Deno.test("buildProxyState() gives headless and ExternalName services no rules", () => {
@@ -128,19 +166,21 @@ Deno.test("buildProxyState() masquerades NodePort and external traffic, and off-
     [eps("default/np", [{ ready: ["10.244.1.20"], ports: [{ port: 8080 }] }])],
     NODE,
   );
-  const hash = shortHash("default/np/tcp/");
-  assert.deepEqual(state.chains.get(`external-${hash}`)?.rules, [
+  assert.deepEqual(state.chains.get("pick-tcp-nodeport-1")?.rules, [
     "jump mark-for-masquerade",
-    `goto service-${hash}`,
+    "dnat to tcp dport . numgen random mod 1 map @tcp-nodeport-endpoints-1",
   ]);
   assert.equal(
-    state.chains.get(`service-${hash}`)?.rules[0],
-    "ip daddr 10.96.0.40 ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
+    state.chains.get("pick-tcp-1")?.rules[0],
+    "ip daddr @cluster-ips ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
   );
   assert.equal(
     state.maps.get("service-nodeports")?.elements.get("tcp . 30080"),
-    `goto external-${hash}`,
+    "goto pick-tcp-nodeport-1",
   );
+  assert.deepEqual([...state.maps.get("tcp-nodeport-endpoints-1")!.elements], [
+    ["30080 . 0", "10.244.1.20 . 8080"],
+  ]);
   const post = state.chains.get("nat-postrouting")!.rules;
   assert.equal(post[0], "jump masquerading", "masquerade of marked packets comes first");
   assert.equal(
@@ -189,7 +229,8 @@ Deno.test("buildProxyState() skips and reports invalid addresses, ports and prot
   const text = renderFull(state);
   assert.ok(!text.includes("flush ruleset") && !text.includes("fd00") && !text.includes("70000"));
   assert.ok(!text.includes("127.0.0.1") && !text.includes("10.96.0.999"));
-  assert.match(text, /192\.168\.60\.5 \. tcp \. 80 : goto external-/);
+  assert.match(text, /192\.168\.60\.5 \. tcp \. 80 : goto pick-tcp-external-1/);
+  assert.match(text, /192\.168\.60\.5 \. 80 \. 0 : 10\.244\.1\.5 \. 8080/);
   const problems = state.problems.join("\n");
   for (
     const expected of [
@@ -223,22 +264,26 @@ Deno.test("buildProxyState() lets the first service keep an address and port ano
         ports: [{ port: 80, nodePort: 30080 }],
       }),
     ],
-    ["a", "b", "c", "d"].map((n) =>
-      eps(`default/${n}`, [{ ready: ["10.244.1.5"], ports: [{ port: 80 }] }])
+    ["a", "b", "c", "d"].map((n, i) =>
+      eps(`default/${n}`, [{ ready: [`10.244.1.${i + 1}`], ports: [{ port: 80 }] }])
     ),
     NODE,
   );
-  assert.equal(
-    state.maps.get("service-ips")?.elements.get("10.96.0.20 . tcp . 80"),
-    `goto service-${shortHash("default/a/tcp/")}`,
-  );
-  assert.ok(!state.chains.has(`service-${shortHash("default/b/tcp/")}`));
-  assert.equal(
-    state.maps.get("service-nodeports")?.elements.get("tcp . 30080"),
-    `goto external-${shortHash("default/c/tcp/")}`,
-  );
-  assert.ok(!state.chains.has(`external-${shortHash("default/d/tcp/")}`));
+  assert.deepEqual([...state.maps.get("tcp-endpoints-1")!.elements], [
+    ["10.96.0.20 . 80 . 0", "10.244.1.1 . 80"],
+    ["10.96.0.22 . 80 . 0", "10.244.1.3 . 80"],
+    ["10.96.0.23 . 80 . 0", "10.244.1.4 . 80"],
+  ]);
+  assert.deepEqual([...state.maps.get("tcp-nodeport-endpoints-1")!.elements], [
+    ["30080 . 0", "10.244.1.3 . 80"],
+  ]);
+  assert.ok(!state.sets.get("hairpin-endpoints")!.elements.has("10.244.1.2 . 10.244.1.2"));
   assert.equal(state.problems.length, 2);
+  assert.match(
+    state.problems[0]!,
+    /default\/b port 0: '10\.96\.0\.20 \. tcp \. 80' is already used/,
+  );
+  assert.match(state.problems[1]!, /default\/d port 0: 'tcp \. 30080' is already used/);
 });
 
 Deno.test("buildProxyState() adds a timed affinity set per endpoint for ClientIP", () => {
@@ -265,6 +310,24 @@ Deno.test("buildProxyState() adds a timed affinity set per endpoint for ClientIP
   );
 });
 
+Deno.test("buildProxyState() puts only this node's endpoints into hairpin-endpoints given its podCIDR", () => {
+  const services = [svc("default/web", { clusterIP: "10.96.0.20", ports: [{ port: 80 }] })];
+  const endpoints = [
+    eps("default/web", [{
+      ready: ["10.244.1.5", "10.244.2.7", "192.168.50.10", "192.168.50.11"],
+      ports: [{ port: 8080 }],
+    }]),
+  ];
+  const hairpin = (node: typeof NODE) => [
+    ...buildProxyState(services, endpoints, node).sets.get("hairpin-endpoints")!.elements,
+  ];
+  assert.equal(hairpin(NODE).length, 4, "without a podCIDR any endpoint may be local");
+  assert.deepEqual(hairpin({ ...NODE, podCIDR: "10.244.1.0/24" }), [
+    "10.244.1.5 . 10.244.1.5",
+    "192.168.50.10 . 192.168.50.10",
+  ]);
+});
+
 Deno.test("buildProxyState() throws on an invalid node setting", () => {
   assert.throws(
     () => buildProxyState([], [], { ...NODE, serviceCIDR: "10.96.0.1/16" }),
@@ -275,4 +338,5 @@ Deno.test("buildProxyState() throws on an invalid node setting", () => {
     /cluster CIDR/,
   );
   assert.throws(() => buildProxyState([], [], { ...NODE, name: "Edge 1" }), /node name/);
+  assert.throws(() => buildProxyState([], [], { ...NODE, podCIDR: "10.244.1.1/24" }), /pod CIDR/);
 });

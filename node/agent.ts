@@ -255,6 +255,7 @@ export class Agent {
         nodes: this.#nodes,
         podman: this.#podmanRunner(`${dir}/containers.conf`),
         clock: this.#clock,
+        onNetwork: () => this.#serviceProxy?.refreshNode(),
       });
       await this.#nodeNetwork.adoptExisting();
     }
@@ -292,6 +293,8 @@ export class Agent {
           nodeIPs: [this.#nodeIp],
           clusterCIDR: this.#clusterNetwork.clusterCIDR,
           serviceCIDR: this.#clusterNetwork.serviceCIDR,
+          // hairpin: only endpoints on this node's pod network can reach themselves here
+          ...(this.#nodeNetwork?.networkCidr ? { podCIDR: this.#nodeNetwork.networkCidr } : {}),
         }),
         firewall: new NftFirewall(),
         clock: this.#clock,

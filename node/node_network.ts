@@ -51,6 +51,8 @@ export interface NodeNetworkOptions {
   retryMs?: number;
   /** how often everything is checked again even without a change (default 60 s) */
   resyncMs?: number;
+  /** told when the pod network pods join is found or changes */
+  onNetwork?: () => void;
 }
 
 /** A Node's pod CIDR and InternalIP, as routing needs them. */
@@ -91,6 +93,11 @@ export class NodeNetwork {
     return this.#network;
   }
 
+  /** The subnet of {@linkcode podNetwork}. */
+  get networkCidr(): string | undefined {
+    return this.#networkCidr;
+  }
+
   /** This node's podCIDR, as far as the Nodes cache knows it. */
   get podCIDR(): string | undefined {
     return this.#ownNode()?.podCIDR;
@@ -108,6 +115,7 @@ export class NodeNetwork {
     this.#network = found.name;
     this.#networkCidr = found.subnets[0]?.subnet;
     this.#log(`agent: pod network ${found.name} on ${this.#networkCidr ?? "?"} found`);
+    this.#o.onNetwork?.();
   }
 
   /** Follow the Nodes cache and converge in the background. */
@@ -201,8 +209,10 @@ export class NodeNetwork {
           podman: this.#o.podman,
           log: (line) => this.#log(`agent: ${line}`),
         });
+        const changed = this.#network !== ensured.name || this.#networkCidr !== ensured.subnet;
         this.#network = ensured.name;
         this.#networkCidr = ensured.subnet;
+        if (changed) this.#o.onNetwork?.();
         this.#sayOnce(
           "network",
           `agent: pod network ${ensured.name} on ${ensured.subnet} (gateway ${ensured.gateway}) ` +

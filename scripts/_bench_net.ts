@@ -112,7 +112,7 @@ export async function benchPropagation(plan: NetPlan, log: (s: string) => void):
       while (pending.size > 0 && performance.now() < deadline) {
         for (const m of [...pending]) {
           const t = await runIn(c.fabric, m, "nft", ["list", "table", "ip", "edge-proxy"]);
-          if (t.stdout.includes(`${ip}:8080`)) pending.delete(m);
+          if (t.stdout.includes(`${ip} . 8080`)) pending.delete(m);
         }
       }
       if (pending.size > 0) throw new Error(`Endpoints change ${i} never reached ${[...pending]}`);

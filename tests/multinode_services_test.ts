@@ -136,7 +136,7 @@ Deno.test({
         for (const m of ["a", "b", "c"]) {
           await until(`node ${m}'s rules drop ${ipB}`, async () => {
             const r = await runIn(c.fabric, m, "nft", ["list", "table", "ip", "edge-proxy"]);
-            return r.code === 0 && !r.stdout.includes(`${ipB}:`) ? true : undefined;
+            return r.code === 0 && !r.stdout.includes(`${ipB} . `) ? true : undefined;
           }, 30_000);
         }
         console.log(`  backend removal reached 3 nodes' rules in ${Date.now() - started} ms`);

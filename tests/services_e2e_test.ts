@@ -186,7 +186,7 @@ Deno.test({
         const gone = before.find((ip) => ip !== left)!;
         await until("the node's rules no longer name the removed backend", async () => {
           const r = await runIn(c.fabric, "a", "nft", ["list", "table", "ip", "edge-proxy"]);
-          return r.code === 0 && !r.stdout.includes(`${gone}:`) ? true : undefined;
+          return r.code === 0 && !r.stdout.includes(`${gone} . `) ? true : undefined;
         }, 30_000);
         const r = await shIn(c, "a", client, requestLoop("http://web/cgi-bin/who", 20));
         const answers = answersByPod(r.stdout);
