@@ -27,6 +27,18 @@ interface SetupOptions {
 }
 
 /** An allocator over an in-memory store (a /28 and 30000-30009 unless told), registered. */
+/** A seeded PRNG (mulberry32): random picks, but the same ones every run. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 async function withAllocator(
   options: SetupOptions,
   fn: (s: Setup & { gate?: GatedStore }) => Promise<void>,
@@ -40,6 +52,8 @@ async function withAllocator(
       serviceCidr: parseCidr(options.serviceCidr ?? "10.96.0.0/28"),
       nodePorts: parsePortRange(options.nodePortRange ?? "30000-30009"),
       reservedIPs: { "10.96.0.1": "default/kubernetes", "10.96.0.10": "kube-system/kube-dns" },
+      // tests choose fixed values next to random picks: the picks must not vary between runs
+      random: seededRandom(7),
     });
   const allocator = make();
   const unregister = registerAdmission(store, SERVICES, allocator.admission());
@@ -189,18 +203,22 @@ Deno.test("ServiceAllocator gives NodePort Services node ports and honours chose
     const port = spec(np).ports[0]!.nodePort!;
     assert.ok(port >= 30000 && port <= 30009, `${port} in 30000-30009`);
     assert.ok(allocator.hasNodePort(port));
+    // a free port of the small range (the random pick may have taken 30005)
+    const free = port === 30005 ? 30004 : 30005;
     const chosen = await create(
       objects,
-      service("chosen", { type: "NodePort", ports: [{ port: 80, nodePort: 30005 }] }),
+      service("chosen", { type: "NodePort", ports: [{ port: 80, nodePort: free }] }),
     );
-    assert.equal(spec(chosen).ports[0]!.nodePort, 30005);
+    assert.equal(spec(chosen).ports[0]!.nodePort, free);
     await rejectsWith(
       create(
         objects,
-        service("taken", { type: "NodePort", ports: [{ port: 80, nodePort: 30005 }] }),
+        service("taken", { type: "NodePort", ports: [{ port: 80, nodePort: free }] }),
       ),
       422,
-      /^Service "taken" is invalid: spec\.ports\[0\]\.nodePort: Invalid value: 30005: provided port is already allocated$/,
+      new RegExp(
+        `^Service "taken" is invalid: spec\\.ports\\[0\\]\\.nodePort: Invalid value: ${free}: provided port is already allocated$`,
+      ),
       "spec.ports[0].nodePort",
     );
     await rejectsWith(
