@@ -49,6 +49,7 @@ import {
   splitQueueKey,
 } from "../informer.ts";
 import { MERGE_PATCH, STRATEGIC_MERGE_PATCH } from "../patch/apply_patch.ts";
+import { QueueController } from "../queue_controller.ts";
 import { POD_NAMESPACE_INDEX } from "../replicaset/controller.ts";
 import {
   controllerRefOf,
@@ -56,7 +57,6 @@ import {
   SLOW_START_INITIAL_BATCH_SIZE,
   slowStartBatch,
 } from "../replicaset/replicas.ts";
-import { WorkQueue } from "../work_queue.ts";
 import {
   BURST_REPLICAS,
   daemonSetRef,
@@ -96,20 +96,20 @@ export interface DaemonSetControllerOptions {
 }
 
 /** The daemon controller; see the module documentation. */
-export class DaemonSetController {
+export class DaemonSetController extends QueueController {
   readonly #objects: Objects;
   readonly #daemonSets: Informer;
   readonly #nodes: Informer;
   readonly #pods: Informer;
   readonly #events: EventRecorder;
   readonly #clock: Clock;
-  readonly #queue: WorkQueue;
   readonly #expectations: _Expectations;
   readonly #backoff: _Backoff;
   readonly #dsType: ResourceType;
   readonly #podType: ResourceType;
 
   constructor(options: DaemonSetControllerOptions) {
+    super("daemonset controller", options);
     this.#objects = new Objects(options.store);
     this.#daemonSets = options.daemonSets;
     this.#nodes = options.nodes;
@@ -123,30 +123,13 @@ export class DaemonSetController {
       options.failedPodBackoffMs ?? 1000,
       options.maxFailedPodBackoffMs ?? 15 * 60 * 1000,
     );
-    const retryMs = options.retryMs ?? 1000;
-    this.#queue = new WorkQueue({
-      reconcile: (key) => this.reconcile(key),
-      onError: (key, e) => console.error(`daemonset controller: sync ${key}:`, e),
-      retryMs,
-      maxRetryMs: 300_000,
-      clock: this.#clock,
-    });
     this.#daemonSets.onEvent((ev) => this.#onDaemonSet(ev));
     this.#nodes.onEvent((ev) => this.#onNode(ev));
     this.#pods.onEvent((ev) => this.#onPod(ev));
   }
 
-  /** Starts the worker (the informers are started by whoever shares them). */
-  start(): void {
-    this.#queue.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.#queue.stop();
-  }
-
   /** Converge one DaemonSet (`namespace/name`); true when it must be looked at again. */
-  async reconcile(key: string): Promise<boolean> {
+  override async reconcile(key: string): Promise<boolean> {
     const [namespace, name] = splitQueueKey(key);
     let ds = this.#daemonSets.get(storeKey(this.#dsType, namespace, name));
     if (!ds) {
@@ -199,7 +182,7 @@ export class DaemonSetController {
         if (!(e instanceof ApiError && (e.code === 404 || e.code === 409))) throw e;
       }
     }
-    if (requeueAfterMs !== undefined) this.#queue.addAfter(key, requeueAfterMs);
+    if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
     if (error !== undefined) throw error;
     return false;
   }
@@ -320,7 +303,7 @@ export class DaemonSetController {
       const backoffKey = _backoffKey(ds, node);
       const wait = this.#backoff.remaining(backoffKey, now);
       if (wait > 0) {
-        this.#queue.addAfter(key, wait);
+        this.queue.addAfter(key, wait);
         continue;
       }
       this.#backoff.next(backoffKey, now);
@@ -423,7 +406,7 @@ export class DaemonSetController {
       const old = ev.type === "update" ? ev.old : ev.object;
       this.#backoff.forget(`${old.metadata.uid}/`);
     }
-    this.#queue.add(key);
+    this.queue.add(key);
   }
 
   #onNode(ev: InformerEvent): void {
@@ -444,7 +427,7 @@ export class DaemonSetController {
             targetNodeName(pod) === node.metadata.name
           );
       }
-      if (wake) this.#queue.add(queueKey(ds));
+      if (wake) this.queue.add(queueKey(ds));
     }
   }
 
@@ -458,17 +441,17 @@ export class DaemonSetController {
       // a pod being deleted no longer counts, as if deleted
       if (deleting) this.#expectations.deletionObserved(owner, pod.metadata.uid ?? "");
       else if (ev.type === "add") this.#expectations.creationObserved(owner);
-      this.#queue.add(owner);
+      this.queue.add(owner);
     }
     if (ev.type === "update") {
       const oldOwner = this.#ownerKey(ev.old);
-      if (oldOwner && oldOwner !== owner) this.#queue.add(oldOwner);
+      if (oldOwner && oldOwner !== owner) this.queue.add(oldOwner);
     }
     // an orphan may be adopted by a DaemonSet of its namespace whose selector it matches
     if (!controllerRefOf(pod) && ev.type !== "delete") {
       for (const ds of this.#daemonSets.list()) {
         if (ds.metadata.namespace === pod.metadata.namespace && _selects(ds, pod)) {
-          this.#queue.add(queueKey(ds));
+          this.queue.add(queueKey(ds));
         }
       }
     }

@@ -26,7 +26,7 @@ import {
   splitQueueKey,
   UID_INDEX,
 } from "../informer.ts";
-import { WorkQueue } from "../work_queue.ts";
+import { QueueController } from "../queue_controller.ts";
 import { planDeployment, REVISION_ANNOTATION } from "./plan.ts";
 import { equalIgnoreHash } from "./template_hash.ts";
 
@@ -48,18 +48,18 @@ export interface DeploymentControllerOptions {
 }
 
 /** The deployment controller; see the module documentation. */
-export class DeploymentController {
+export class DeploymentController extends QueueController {
   readonly #objects: Objects;
   readonly #deployments: Informer;
   readonly #replicaSets: Informer;
   readonly #pods: Informer;
   readonly #events: EventRecorder;
   readonly #clock: Clock;
-  readonly #queue: WorkQueue;
   readonly #deploymentType: ResourceType;
   readonly #rsType: ResourceType;
 
   constructor(options: DeploymentControllerOptions) {
+    super("deployment controller", options);
     this.#objects = new Objects(options.store);
     this.#deployments = options.deployments;
     this.#replicaSets = options.replicaSets;
@@ -68,29 +68,13 @@ export class DeploymentController {
     this.#clock = options.clock ?? systemClock;
     this.#deploymentType = findKind("apps/v1", "Deployment")!;
     this.#rsType = findKind("apps/v1", "ReplicaSet")!;
-    this.#queue = new WorkQueue({
-      reconcile: (key) => this.reconcile(key),
-      onError: (key, e) => console.error(`deployment controller: sync ${key}:`, e),
-      retryMs: options.retryMs ?? 1000,
-      maxRetryMs: 300_000,
-      clock: this.#clock,
-    });
-    this.#deployments.onEvent((ev) => this.#queue.add(queueKey(ev.object)));
+    this.#deployments.onEvent((ev) => this.queue.add(queueKey(ev.object)));
     this.#replicaSets.onEvent((ev) => this.#onReplicaSet(ev));
     this.#pods.onEvent((ev) => this.#onPod(ev));
   }
 
-  /** Starts the worker (the informers are started by whoever shares them). */
-  start(): void {
-    this.#queue.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.#queue.stop();
-  }
-
   /** One sync of a Deployment (`namespace/name`); true when it must be looked at again. */
-  async reconcile(key: string): Promise<boolean> {
+  override async reconcile(key: string): Promise<boolean> {
     const [namespace, name] = splitQueueKey(key);
     const deployment = this.#deployments.get(storeKey(this.#deploymentType, namespace, name));
     if (!deployment) return false;
@@ -151,7 +135,7 @@ export class DeploymentController {
         }
       }
     }
-    if (plan.requeueAfterMs !== undefined) this.#queue.addAfter(key, plan.requeueAfterMs);
+    if (plan.requeueAfterMs !== undefined) this.queue.addAfter(key, plan.requeueAfterMs);
     return false;
   }
 
@@ -189,10 +173,10 @@ export class DeploymentController {
 
   #onReplicaSet(ev: InformerEvent): void {
     const owner = this.#deploymentKey(ev.object);
-    if (owner) this.#queue.add(owner);
+    if (owner) this.queue.add(owner);
     if (ev.type === "update") {
       const old = this.#deploymentKey(ev.old);
-      if (old && old !== owner) this.#queue.add(old);
+      if (old && old !== owner) this.queue.add(old);
     }
   }
 
@@ -203,7 +187,7 @@ export class DeploymentController {
     const rsUid = controllerOf(ev.object);
     const [rs] = rsUid ? this.#replicaSets.byIndex(UID_INDEX, rsUid) : [];
     const owner = rs && this.#deploymentKey(rs);
-    if (owner) this.#queue.add(owner);
+    if (owner) this.queue.add(owner);
   }
 
   /** `namespace/name` of the Deployment controlling `rs`, if one does. */

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { type Clock, systemClock } from "../../storage/clock.ts";
+import type { Clock } from "../../storage/clock.ts";
 import type { KubeObject } from "../../storage/object.ts";
 import { findKind } from "../../storage/registry.ts";
 import { type ResourceType, storeKey } from "../../storage/resource.ts";
@@ -30,7 +30,7 @@ import {
   queueKey,
   splitQueueKey,
 } from "../informer.ts";
-import { WorkQueue } from "../work_queue.ts";
+import { QueueController } from "../queue_controller.ts";
 import {
   isMirrored,
   MANAGED_BY_LABEL,
@@ -67,18 +67,18 @@ export interface EndpointSliceMirrorControllerOptions {
 }
 
 /** The EndpointSlice mirroring controller; see the module documentation. */
-export class EndpointSliceMirrorController {
+export class EndpointSliceMirrorController extends QueueController {
   readonly #objects: Objects;
   readonly #endpoints: Informer;
   readonly #services: Informer;
   readonly #slices: Informer;
   readonly #events: EventRecorder;
-  readonly #queue: WorkQueue;
   readonly #endpointsType: ResourceType;
   readonly #serviceType: ResourceType;
   readonly #sliceType: ResourceType;
 
   constructor(options: EndpointSliceMirrorControllerOptions) {
+    super("endpointslice mirroring controller", options);
     this.#objects = new Objects(options.store);
     this.#endpoints = options.endpoints;
     this.#services = options.services;
@@ -87,14 +87,7 @@ export class EndpointSliceMirrorController {
     this.#endpointsType = findKind("v1", "Endpoints")!;
     this.#serviceType = findKind("v1", "Service")!;
     this.#sliceType = findKind("discovery.k8s.io/v1", "EndpointSlice")!;
-    this.#queue = new WorkQueue({
-      reconcile: (key) => this.reconcile(key),
-      onError: (key, e) => console.error(`endpointslice mirroring controller: sync ${key}:`, e),
-      retryMs: options.retryMs ?? 1000,
-      maxRetryMs: 300_000,
-      clock: options.clock ?? systemClock,
-    });
-    this.#endpoints.onEvent((ev) => this.#queue.add(queueKey(ev.object)));
+    this.#endpoints.onEvent((ev) => this.queue.add(queueKey(ev.object)));
     // only the Service's identity and deletion matter (a relist may show a Service deleted and
     // created again as an update with a new uid)
     this.#services.onEvent((ev) => {
@@ -102,23 +95,14 @@ export class EndpointSliceMirrorController {
         ev.type !== "update" || ev.old.metadata.uid !== ev.object.metadata.uid ||
         ev.old.metadata.deletionTimestamp !== ev.object.metadata.deletionTimestamp
       ) {
-        this.#queue.add(queueKey(ev.object));
+        this.queue.add(queueKey(ev.object));
       }
     });
     this.#slices.onEvent((ev) => this.#onSlice(ev));
   }
 
-  /** Starts the worker (the informers are started by whoever shares them). */
-  start(): void {
-    this.#queue.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.#queue.stop();
-  }
-
   /** Converge the slices of one Endpoints object (`namespace/name`); true to look again later. */
-  async reconcile(key: string): Promise<boolean> {
+  override async reconcile(key: string): Promise<boolean> {
     const [namespace, name] = splitQueueKey(key);
     const endpoints = this.#endpoints.get(storeKey(this.#endpointsType, namespace, name));
     const service = this.#services.get(storeKey(this.#serviceType, namespace, name));
@@ -191,6 +175,6 @@ export class EndpointSliceMirrorController {
   #onSlice(ev: InformerEvent): void {
     const keys = new Set([mirrorKey(ev.object)]);
     if (ev.type === "update") keys.add(mirrorKey(ev.old));
-    for (const key of keys) if (key) this.#queue.add(key);
+    for (const key of keys) if (key) this.queue.add(key);
   }
 }

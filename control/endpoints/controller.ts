@@ -15,7 +15,7 @@
  * @module
  */
 
-import { type Clock, systemClock } from "../../storage/clock.ts";
+import type { Clock } from "../../storage/clock.ts";
 import { findKind } from "../../storage/registry.ts";
 import { type ResourceType, storeKey } from "../../storage/resource.ts";
 import { ApiError } from "../../storage/status.ts";
@@ -29,8 +29,8 @@ import {
   queueKey,
   splitQueueKey,
 } from "../informer.ts";
+import { QueueController } from "../queue_controller.ts";
 import { POD_NAMESPACE_INDEX } from "../replicaset/controller.ts";
-import { WorkQueue } from "../work_queue.ts";
 import {
   endpointsEqual,
   endpointsFor,
@@ -60,17 +60,17 @@ export interface EndpointsControllerOptions {
 }
 
 /** The endpoints controller; see the module documentation. */
-export class EndpointsController {
+export class EndpointsController extends QueueController {
   readonly #objects: Objects;
   readonly #services: Informer;
   readonly #pods: Informer;
   readonly #endpoints: Informer;
   readonly #events: EventRecorder;
-  readonly #queue: WorkQueue;
   readonly #serviceType: ResourceType;
   readonly #endpointsType: ResourceType;
 
   constructor(options: EndpointsControllerOptions) {
+    super("endpoints controller", options);
     this.#objects = new Objects(options.store);
     this.#services = options.services;
     this.#pods = options.pods;
@@ -78,30 +78,13 @@ export class EndpointsController {
     this.#events = options.events;
     this.#serviceType = findKind("v1", "Service")!;
     this.#endpointsType = findKind("v1", "Endpoints")!;
-    const retryMs = options.retryMs ?? 1000;
-    this.#queue = new WorkQueue({
-      reconcile: (key) => this.reconcile(key),
-      onError: (key, e) => console.error(`endpoints controller: sync ${key}:`, e),
-      retryMs,
-      maxRetryMs: 300_000,
-      clock: options.clock ?? systemClock,
-    });
-    this.#services.onEvent((ev) => this.#queue.add(queueKey(ev.object)));
+    this.#services.onEvent((ev) => this.queue.add(queueKey(ev.object)));
     this.#pods.onEvent((ev) => this.#onPod(ev));
     this.#endpoints.onEvent((ev) => this.#onEndpoints(ev));
   }
 
-  /** Starts the worker (the informers are started by whoever shares them). */
-  start(): void {
-    this.#queue.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.#queue.stop();
-  }
-
   /** Converge the Endpoints of one Service (`namespace/name`); true to look again later. */
-  async reconcile(key: string): Promise<boolean> {
+  override async reconcile(key: string): Promise<boolean> {
     const [namespace, name] = splitQueueKey(key);
     const service = this.#services.get(storeKey(this.#serviceType, namespace, name));
     if (!service) {
@@ -154,14 +137,14 @@ export class EndpointsController {
     if (ev.type === "update") labels.push(ev.old.metadata.labels);
     const namespace = pod.metadata.namespace ?? "";
     for (const service of this.#services.byIndex(SERVICE_NAMESPACE_INDEX, namespace)) {
-      if (labels.some((l) => selectsLabels(service, l))) this.#queue.add(queueKey(service));
+      if (labels.some((l) => selectsLabels(service, l))) this.queue.add(queueKey(service));
     }
   }
 
   #onEndpoints(ev: InformerEvent): void {
     const { namespace, name } = ev.object.metadata;
     if (this.#services.get(storeKey(this.#serviceType, namespace, name!))) {
-      this.#queue.add(queueKey(ev.object));
+      this.queue.add(queueKey(ev.object));
     }
   }
 }

@@ -53,7 +53,7 @@ import {
   splitQueueKey,
 } from "../informer.ts";
 import { JSON_PATCH, STRATEGIC_MERGE_PATCH } from "../patch/apply_patch.ts";
-import { WorkQueue } from "../work_queue.ts";
+import { QueueController } from "../queue_controller.ts";
 import {
   controllerRefOf,
   isPodActive,
@@ -155,13 +155,12 @@ interface SyncContext {
 }
 
 /** The job controller; see the module documentation. */
-export class JobController {
+export class JobController extends QueueController {
   readonly #objects: Objects;
   readonly #jobs: Informer;
   readonly #pods: Informer;
   readonly #events: EventRecorder;
   readonly #clock: Clock;
-  readonly #queue: WorkQueue;
   readonly #expectations: ControllerExpectations;
   /** job key → uids of pods whose finalizer removal is not yet observed */
   readonly #removals = new Map<string, Set<string>>();
@@ -176,6 +175,7 @@ export class JobController {
   readonly #podType: ResourceType;
 
   constructor(options: JobControllerOptions) {
+    super("job controller", { ...options, maxRetryMs: 60_000 });
     this.#clock = options.clock ?? systemClock;
     const clock = this.#clock;
     this.#objects = new Objects(options.store, () => new Date(clock.now()));
@@ -185,32 +185,21 @@ export class JobController {
     this.#jobType = findKind("batch/v1", "Job")!;
     this.#podType = findKind("v1", "Pod")!;
     this.#expectations = new ControllerExpectations({ clock: this.#clock });
-    this.#queue = new WorkQueue({
-      reconcile: (key) => this.reconcile(key),
-      onError: (key, e) => console.error(`job controller: sync ${key}:`, e),
-      retryMs: options.retryMs ?? 1000,
-      maxRetryMs: 60_000,
-      clock: this.#clock,
-    });
     this.#jobs.onEvent((ev) => this.#onJob(ev));
     this.#pods.onEvent((ev) => this.#onPod(ev));
   }
 
-  /** Starts the worker (the informers are started by whoever shares them). */
-  start(): void {
-    this.#queue.start();
-  }
-
-  async stop(): Promise<void> {
+  /** Stops the worker and the timers of known deadlines. */
+  override async stop(): Promise<void> {
     this.#stop.abort();
-    await this.#queue.stop();
+    await super.stop();
   }
 
   /**
    * Converges one Job (`namespace/name`), or removes the tracking finalizer of one orphan pod
    * (`orphan:namespace/name`); true when the key must be looked at again.
    */
-  async reconcile(key: string): Promise<boolean> {
+  override async reconcile(key: string): Promise<boolean> {
     if (key.startsWith(ORPHAN)) {
       await this.#syncOrphanPod(key.slice(ORPHAN.length));
       return false;
@@ -852,17 +841,17 @@ export class JobController {
     const signal = this.#stop.signal;
     this.#clock.sleep(Math.max(0, at - this.#clock.now()), signal).then(() => {
       if (this.#wakeups.get(key) === at) this.#wakeups.delete(key);
-      if (!signal.aborted) this.#queue.add(key);
+      if (!signal.aborted) this.queue.add(key);
     });
   }
 
   #onJob(ev: InformerEvent): void {
     const job = ev.object;
-    this.#queue.add(queueKey(job));
+    this.queue.add(queueKey(job));
     // a finished or deleted Job's pods must not keep their finalizers
     if (ev.type === "delete" || isJobFinished(job)) {
       for (const pod of this.#pods.byIndex(CONTROLLER_INDEX, job.metadata.uid ?? "")) {
-        if (hasTrackingFinalizer(pod)) this.#queue.add(ORPHAN + queueKey(pod));
+        if (hasTrackingFinalizer(pod)) this.queue.add(ORPHAN + queueKey(pod));
       }
     }
   }
@@ -885,7 +874,7 @@ export class JobController {
         : undefined;
       if (oldJob) {
         if (finalizerGone) this.#removalObserved(queueKey(oldJob), uid);
-        this.#queue.add(queueKey(oldJob));
+        this.queue.add(queueKey(oldJob));
       }
     }
     if (ref) {
@@ -894,13 +883,13 @@ export class JobController {
         const key = queueKey(job);
         if (ev.type === "add") this.#expectations.creationObserved(key);
         else if (finalizerGone) this.#removalObserved(key, uid);
-        this.#queue.add(key);
+        this.queue.add(key);
         return;
       }
       if (ref.kind !== "Job") return;
     }
     // an orphan, or its Job is gone
-    if (!finalizerGone) this.#queue.add(ORPHAN + queueKey(pod));
+    if (!finalizerGone) this.queue.add(ORPHAN + queueKey(pod));
   }
 
   /** A pod is being deleted (`final`: it is gone). */
@@ -909,14 +898,14 @@ export class JobController {
     const ref = controllerRefOf(pod);
     const job = ref && this.#resolve(pod.metadata.namespace, ref);
     if (!job || isJobFinished(job)) {
-      if (hasFinalizer && (!ref || ref.kind === "Job")) this.#queue.add(ORPHAN + queueKey(pod));
+      if (hasFinalizer && (!ref || ref.kind === "Job")) this.queue.add(ORPHAN + queueKey(pod));
       return;
     }
     const key = queueKey(job);
     const uid = pod.metadata.uid ?? "";
     this.#expectations.deletionObserved(key, uid);
     if (final || !hasFinalizer) this.#removalObserved(key, uid);
-    this.#queue.add(key);
+    this.queue.add(key);
   }
 
   #removalObserved(key: string, uid: string): void {

@@ -28,7 +28,7 @@ import { AllocationError, RangeAllocator } from "../allocators/range_allocator.t
 import { StoreClaims } from "../allocators/store_claims.ts";
 import { Objects } from "../api/objects.ts";
 import type { EventRecorder } from "../events.ts";
-import { WorkQueue } from "../work_queue.ts";
+import { QueueController } from "../queue_controller.ts";
 import { NodeCidrSpace } from "./node_cidrs.ts";
 
 const CIDR = "cidr";
@@ -60,18 +60,18 @@ export function podCidrsOf(node: KubeObject): string[] {
 }
 
 /** Assigns pod CIDRs to Nodes; see the module documentation. */
-export class NodeIpamController {
+export class NodeIpamController extends QueueController {
   readonly #store: Store;
   readonly #objects: Objects;
   readonly #space: NodeCidrSpace;
   readonly #claims: StoreClaims;
-  readonly #queue: WorkQueue;
   readonly #events: EventRecorder | undefined;
   readonly #fullRetryMs: number;
   /** Nodes that found the range full, tried again when a CIDR may have been freed */
   readonly #waiting = new Set<string>();
 
   constructor(options: NodeIpamControllerOptions) {
+    super("node ipam controller", { ...options, maxRetryMs: 30_000 });
     this.#store = options.store;
     const clock = options.clock ?? systemClock;
     this.#objects = new Objects(options.store, () => new Date(clock.now()));
@@ -89,24 +89,17 @@ export class NodeIpamController {
       onChange: (key, node) => this.#changed(key, node),
       clock,
     });
-    this.#queue = new WorkQueue({
-      reconcile: (name) => this.reconcile(name),
-      onError: (name, e) => console.error(`node ipam controller: reconcile ${name}:`, e),
-      retryMs: options.retryMs ?? 1000,
-      maxRetryMs: 30_000,
-      clock,
-    });
   }
 
   /** Lists the Nodes (queueing those without a CIDR), then follows them and starts the worker. */
-  async start(): Promise<void> {
+  override async start(): Promise<void> {
     await this.#claims.start();
-    this.#queue.start();
+    super.start();
   }
 
   /** Stops the worker and the watch. */
-  async stop(): Promise<void> {
-    await this.#queue.stop();
+  override async stop(): Promise<void> {
+    await super.stop();
     await this.#claims.stop();
   }
 
@@ -116,7 +109,7 @@ export class NodeIpamController {
   }
 
   /** Give Node `name` a CIDR if it has none; true when it must be tried again. */
-  async reconcile(name: string): Promise<boolean> {
+  override async reconcile(name: string): Promise<boolean> {
     const node = await this.#store.get(`${PREFIX}${name}`);
     if (!node || node.metadata.deletionTimestamp || podCidrsOf(node).length > 0) {
       this.#waiting.delete(name);
@@ -162,18 +155,18 @@ export class NodeIpamController {
     if (!this.#waiting.has(name)) console.error(`node ipam controller: ${message}`);
     this.#waiting.add(name);
     await this.#events?.record(node, "Warning", "CIDRNotAvailable", message);
-    this.#queue.addAfter(name, this.#fullRetryMs);
+    this.queue.addAfter(name, this.#fullRetryMs);
   }
 
   #changed(key: string, node: KubeObject | undefined): void {
     if (node) {
       if (podCidrsOf(node).length === 0 && !node.metadata.deletionTimestamp) {
-        this.#queue.add(node.metadata.name!);
+        this.queue.add(node.metadata.name!);
       }
       return;
     }
     this.#waiting.delete(key.slice(PREFIX.length));
     // a CIDR may be free now: the Nodes waiting for one try again
-    for (const name of this.#waiting) this.#queue.add(name);
+    for (const name of this.#waiting) this.queue.add(name);
   }
 }

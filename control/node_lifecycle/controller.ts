@@ -41,7 +41,7 @@ import type { Store } from "../../storage/store.ts";
 import { Objects, timestamp } from "../api/objects.ts";
 import type { EventRecorder } from "../events.ts";
 import type { Informer, InformerEvent } from "../informer.ts";
-import { WorkQueue } from "../work_queue.ts";
+import { QueueController } from "../queue_controller.ts";
 import {
   type Condition,
   conditionOf,
@@ -105,7 +105,7 @@ export interface NodeLifecycleControllerOptions {
 }
 
 /** The node lifecycle controller; see the module documentation. */
-export class NodeLifecycleController {
+export class NodeLifecycleController extends QueueController {
   readonly #objects: Objects;
   readonly #nodes: Informer;
   readonly #leases: Informer;
@@ -115,7 +115,6 @@ export class NodeLifecycleController {
   readonly #gracePeriodMs: number;
   readonly #startupGracePeriodMs: number;
   readonly #defaultTolerationSeconds: number;
-  readonly #queue: WorkQueue;
   readonly #nodeType: ResourceType;
   readonly #leaseType: ResourceType;
   readonly #podType: ResourceType;
@@ -132,6 +131,7 @@ export class NodeLifecycleController {
   #stopped = false;
 
   constructor(options: NodeLifecycleControllerOptions) {
+    super("node lifecycle controller", options);
     this.#clock = options.clock ?? systemClock;
     this.#objects = new Objects(options.store, () => new Date(this.#clock.now()));
     this.#nodes = options.nodes;
@@ -145,17 +145,10 @@ export class NodeLifecycleController {
     this.#leaseType = findKind("coordination.k8s.io/v1", "Lease")!;
     this.#podType = findKind("v1", "Pod")!;
     this.#startedAt = this.#clock.now();
-    this.#queue = new WorkQueue({
-      reconcile: (key) => this.reconcile(key),
-      onError: (key, e) => console.error(`node lifecycle controller: sync node ${key}:`, e),
-      retryMs: options.retryMs ?? 1000,
-      maxRetryMs: 300_000,
-      clock: this.#clock,
-    });
-    this.#nodes.onEvent((ev) => this.#queue.add(ev.object.metadata.name ?? ""));
+    this.#nodes.onEvent((ev) => this.queue.add(ev.object.metadata.name ?? ""));
     this.#leases.onEvent((ev) => {
       if (ev.object.metadata.namespace === NODE_LEASE_NAMESPACE) {
-        this.#queue.add(ev.object.metadata.name ?? "");
+        this.queue.add(ev.object.metadata.name ?? "");
       }
     });
     this.#pods.onEvent((ev) => this.#onPod(ev));
@@ -165,17 +158,17 @@ export class NodeLifecycleController {
    * Starts the worker (the informers are started by whoever shares them). Nodes are given a
    * full grace period from now before they can be declared silent.
    */
-  start(): void {
+  override start(): void {
     this.#startedAt = this.#clock.now();
-    this.#queue.start();
+    super.start();
   }
 
   /** Stops the worker and the deadline timer. */
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     this.#stopped = true;
     this.#timer?.abort.abort();
     this.#timer = undefined;
-    await this.#queue.stop();
+    await super.stop();
   }
 
   /** The earliest time this controller will look at a node again by itself, if any. */
@@ -184,7 +177,7 @@ export class NodeLifecycleController {
   }
 
   /** Converge one node and its pods; always false (deadlines are kept by the controller). */
-  async reconcile(name: string): Promise<boolean> {
+  override async reconcile(name: string): Promise<boolean> {
     let node = this.#nodes.get(storeKey(this.#nodeType, undefined, name));
     if (!node) {
       this.#forget(name);
@@ -385,10 +378,10 @@ export class NodeLifecycleController {
   }
 
   #onPod(ev: InformerEvent): void {
-    for (const node of podNodeName(ev.object)) this.#queue.add(node);
+    for (const node of podNodeName(ev.object)) this.queue.add(node);
     if (ev.type === "update") {
       for (const node of podNodeName(ev.old)) {
-        if (node !== podNodeName(ev.object)[0]) this.#queue.add(node);
+        if (node !== podNodeName(ev.object)[0]) this.queue.add(node);
       }
     }
   }
@@ -423,7 +416,7 @@ export class NodeLifecycleController {
       for (const [name, at] of this.#deadlines) {
         if (at > now) continue;
         this.#deadlines.delete(name);
-        this.#queue.add(name);
+        this.queue.add(name);
       }
       this.#arm();
     });

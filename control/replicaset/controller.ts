@@ -32,7 +32,7 @@ import {
   queueKey,
   splitQueueKey,
 } from "../informer.ts";
-import { WorkQueue } from "../work_queue.ts";
+import { QueueController } from "../queue_controller.ts";
 import {
   claimPods,
   controllerRefOf,
@@ -62,18 +62,18 @@ export interface ReplicaSetControllerOptions {
 }
 
 /** The replicaset controller; see the module documentation. */
-export class ReplicaSetController {
+export class ReplicaSetController extends QueueController {
   readonly #objects: Objects;
   readonly #replicaSets: Informer;
   readonly #pods: Informer;
   readonly #events: EventRecorder;
   readonly #clock: Clock;
-  readonly #queue: WorkQueue;
   readonly #expectations: ControllerExpectations;
   readonly #rsType: ResourceType;
   readonly #podType: ResourceType;
 
   constructor(options: ReplicaSetControllerOptions) {
+    super("replicaset controller", options);
     this.#objects = new Objects(options.store);
     this.#replicaSets = options.replicaSets;
     this.#pods = options.pods;
@@ -82,29 +82,12 @@ export class ReplicaSetController {
     this.#rsType = findKind("apps/v1", "ReplicaSet")!;
     this.#podType = findKind("v1", "Pod")!;
     this.#expectations = new ControllerExpectations({ clock: this.#clock });
-    const retryMs = options.retryMs ?? 1000;
-    this.#queue = new WorkQueue({
-      reconcile: (key) => this.reconcile(key),
-      onError: (key, e) => console.error(`replicaset controller: sync ${key}:`, e),
-      retryMs,
-      maxRetryMs: 300_000,
-      clock: this.#clock,
-    });
     this.#replicaSets.onEvent((ev) => this.#onReplicaSet(ev));
     this.#pods.onEvent((ev) => this.#onPod(ev));
   }
 
-  /** Starts the worker (the informers are started by whoever shares them). */
-  start(): void {
-    this.#queue.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.#queue.stop();
-  }
-
   /** Converge one ReplicaSet (`namespace/name`); true when it must be looked at again. */
-  async reconcile(key: string): Promise<boolean> {
+  override async reconcile(key: string): Promise<boolean> {
     const [namespace, name] = splitQueueKey(key);
     const rs = this.#replicaSets.get(storeKey(this.#rsType, namespace, name));
     if (!rs) {
@@ -155,7 +138,7 @@ export class ReplicaSetController {
         if (!(e instanceof ApiError && (e.code === 404 || e.code === 409))) throw e;
       }
     }
-    if (requeueAfterMs !== undefined) this.#queue.addAfter(key, requeueAfterMs);
+    if (requeueAfterMs !== undefined) this.queue.addAfter(key, requeueAfterMs);
     if (error !== undefined) throw error;
     return false;
   }
@@ -248,7 +231,7 @@ export class ReplicaSetController {
   }
 
   #onReplicaSet(ev: InformerEvent): void {
-    this.#queue.add(queueKey(ev.object));
+    this.queue.add(queueKey(ev.object));
   }
 
   #onPod(ev: InformerEvent): void {
@@ -265,16 +248,16 @@ export class ReplicaSetController {
       // a graceful deletion starts: the pod no longer counts, as if deleted
       this.#expectations.deletionObserved(owner, pod.metadata.uid ?? "");
     }
-    if (owner) this.#queue.add(owner);
+    if (owner) this.queue.add(owner);
     if (ev.type === "update") {
       const oldOwner = this.#ownerKey(ev.old);
-      if (oldOwner && oldOwner !== owner) this.#queue.add(oldOwner);
+      if (oldOwner && oldOwner !== owner) this.queue.add(oldOwner);
     }
     // an orphan may be adopted by a ReplicaSet of its namespace whose selector it matches
     if (!controllerRefOf(pod) && ev.type !== "delete") {
       for (const rs of this.#replicaSets.list()) {
         if (rs.metadata.namespace === pod.metadata.namespace && selects(rs, pod)) {
-          this.#queue.add(queueKey(rs));
+          this.queue.add(queueKey(rs));
         }
       }
     }

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { type Clock, systemClock } from "../../storage/clock.ts";
+import type { Clock } from "../../storage/clock.ts";
 import { findKind } from "../../storage/registry.ts";
 import { type ResourceType, storeKey } from "../../storage/resource.ts";
 import { ApiError } from "../../storage/status.ts";
@@ -20,7 +20,7 @@ import type { Store } from "../../storage/store.ts";
 import { Objects } from "../api/objects.ts";
 import type { EventRecorder } from "../events.ts";
 import { type Informer, type InformerEvent, queueKey, splitQueueKey } from "../informer.ts";
-import { WorkQueue } from "../work_queue.ts";
+import { QueueController } from "../queue_controller.ts";
 import {
   desiredLoadBalancerStatus,
   loadBalancerStatusEqual,
@@ -43,44 +43,28 @@ export interface ServiceLoadBalancerControllerOptions {
 }
 
 /** The LoadBalancer status controller; see the module documentation. */
-export class ServiceLoadBalancerController {
+export class ServiceLoadBalancerController extends QueueController {
   readonly #objects: Objects;
   readonly #services: Informer;
   readonly #nodes: Informer;
   readonly #events: EventRecorder;
-  readonly #queue: WorkQueue;
   readonly #serviceType: ResourceType;
 
   constructor(options: ServiceLoadBalancerControllerOptions) {
+    super("service-lb controller", options);
     this.#objects = new Objects(options.store);
     this.#services = options.services;
     this.#nodes = options.nodes;
     this.#events = options.events;
     this.#serviceType = findKind("v1", "Service")!;
-    this.#queue = new WorkQueue({
-      reconcile: (key) => this.reconcile(key),
-      onError: (key, e) => console.error(`service-lb controller: sync ${key}:`, e),
-      retryMs: options.retryMs ?? 1000,
-      maxRetryMs: 300_000,
-      clock: options.clock ?? systemClock,
-    });
     this.#services.onEvent((ev) => {
-      if (ev.type !== "delete") this.#queue.add(queueKey(ev.object));
+      if (ev.type !== "delete") this.queue.add(queueKey(ev.object));
     });
     this.#nodes.onEvent((ev) => this.#onNode(ev));
   }
 
-  /** Starts the worker (the informers are started by whoever shares them). */
-  start(): void {
-    this.#queue.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.#queue.stop();
-  }
-
   /** Converge the load balancer status of one Service (`namespace/name`). */
-  async reconcile(key: string): Promise<boolean> {
+  override async reconcile(key: string): Promise<boolean> {
     const [namespace, name] = splitQueueKey(key);
     const service = this.#services.get(storeKey(this.#serviceType, namespace, name));
     if (!service) return false;
@@ -114,7 +98,7 @@ export class ServiceLoadBalancerController {
     if (ev.type === "update" && !nodeLoadBalancerChanged(ev.old, ev.object)) return;
     for (const service of this.#services.list()) {
       if ((service.spec as { type?: string } | undefined)?.type === "LoadBalancer") {
-        this.#queue.add(queueKey(service));
+        this.queue.add(queueKey(service));
       }
     }
   }
