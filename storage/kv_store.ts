@@ -283,6 +283,7 @@ export class KvStore implements Store {
   #notified = 0;
   #catchingUp: Promise<void> | undefined;
   #catchUpAgain = false;
+  #catchUpActive = false;
 
   #closing = false;
   #closed: Promise<void> | undefined;
@@ -541,7 +542,10 @@ export class KvStore implements Store {
     }
     this.#rev = rev;
     settle(outcomes);
-    if (this.#notified > this.#window.last) this.#catchUp().catch((e) => this.#feedFailed(e));
+    // Our own commit is durable and in the index: feed it to watchers now rather than when
+    // kv.watch gets round to announcing it (which has been seen to lag by seconds).
+    this.#notified = Math.max(this.#notified, rev);
+    this.#catchUp().catch((e) => this.#feedFailed(e));
   }
 
   /** Validates `write` against `current` (the key's state before it) and plans it at `rev`. */
@@ -697,24 +701,28 @@ export class KvStore implements Store {
    * commit calls this again once its index update is done. One catch-up runs at a time.
    */
   #catchUp(): Promise<void> {
-    if (this.#catchingUp) {
+    if (this.#catchUpActive) {
       this.#catchUpAgain = true;
-      return this.#catchingUp;
+      return this.#catchingUp ?? Promise.resolve();
     }
-    const run = (async () => {
-      do {
-        this.#catchUpAgain = false;
-        const target = Math.min(this.#notified, this.#rev);
-        while (this.#window.last < target) {
-          await this.#ingest(Math.min(target, this.#window.last + INGEST_BATCH));
-        }
-      } while (this.#catchUpAgain);
-    })().finally(() => {
-      // (the body may finish before `run` is assigned: clear only our own run)
-      if (this.#catchingUp === run) this.#catchingUp = undefined;
-    });
-    this.#catchingUp = run;
-    return run;
+    // `#catchUpActive` is set and cleared synchronously around the loop, so a call that finds
+    // it set is always seen by the loop's last check (a promise's `finally` would clear it a
+    // microtask late, and a request made in between would be lost).
+    this.#catchUpActive = true;
+    this.#catchingUp = (async () => {
+      try {
+        do {
+          this.#catchUpAgain = false;
+          const target = Math.min(this.#notified, this.#rev);
+          while (this.#window.last < target) {
+            await this.#ingest(Math.min(target, this.#window.last + INGEST_BATCH));
+          }
+        } while (this.#catchUpAgain);
+      } finally {
+        this.#catchUpActive = false;
+      }
+    })();
+    return this.#catchingUp;
   }
 
   #feedFailed(error: unknown): void {
