@@ -68,13 +68,25 @@ async function withUpstream(
     };
     return encodeMessage(reply);
   };
-  const udp: Socket = createSocket({ type: "udp4" });
-  await new Promise<void>((resolve) => udp.bind(0, "127.0.0.1", resolve));
-  const port = udp.address().port;
+  // a free UDP port may be a busy TCP port (another test's connection): pick again then
+  let udp: Socket;
+  let tcp: Deno.TcpListener;
+  let port: number;
+  for (let attempt = 1;; attempt++) {
+    udp = createSocket({ type: "udp4" });
+    await new Promise<void>((resolve) => udp.bind(0, "127.0.0.1", resolve));
+    port = udp.address().port;
+    try {
+      tcp = Deno.listen({ hostname: "127.0.0.1", port });
+      break;
+    } catch (e) {
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      if (!(e instanceof Deno.errors.AddrInUse) || attempt >= 20) throw e;
+    }
+  }
   udp.on("message", (msg: Uint8Array, peer: RemoteInfo) => {
     if (!options.silent) udp.send(answer(msg, true), peer.port, peer.address);
   });
-  const tcp = Deno.listen({ hostname: "127.0.0.1", port });
   const serving = (async () => {
     for await (const conn of tcp) {
       try {
