@@ -86,6 +86,14 @@ export class Podman {
     return ids.length;
   }
 
+  /** Removes the networks matching `filter` (a `podman network ls --filter`); how many. */
+  async removeNetworks(filter: string): Promise<number> {
+    const ids = (await this.ok(["network", "ls", "--quiet", "--filter", filter]))
+      .split("\n").map((id) => id.trim()).filter((id) => id !== "");
+    if (ids.length > 0) await this.ok(["network", "rm", "--force", ...ids]);
+    return ids.length;
+  }
+
   /** Waits until every named container runs; throws after `timeoutMs`. */
   async waitRunning(containers: string[], timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
@@ -446,6 +454,13 @@ export async function startAgentProcess(options: {
     }
     await status;
     await drained;
+    // the agent ran in this namespace: take its nftables table and routes away again
+    await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...AGENT_DENO_FLAGS, "mod.ts", "agent", "--cleanup"],
+      cwd: ROOT,
+      stdout: "null",
+      stderr: "inherit",
+    }).output();
     await Deno.remove(options.dataDir, { recursive: true }).catch(() => {});
   };
 

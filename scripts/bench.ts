@@ -270,6 +270,14 @@ async function cleanUp(run: Run): Promise<void> {
       console.error(`bench: clean-up of podman pods matching ${filter} failed: ${error}`);
     }
   }
+  for (const node of run.nodes) {
+    try {
+      const removed = await run.podman.removeNetworks(`label=${LABELS.node}=${node}`);
+      if (removed > 0) log(`clean-up: removed ${removed} podman network(s) of node ${node}`);
+    } catch (error) {
+      console.error(`bench: clean-up of the podman networks of ${node} failed: ${error}`);
+    }
+  }
   await Deno.remove(run.dir, { recursive: true });
 }
 
