@@ -675,3 +675,13 @@ export const kubectlSkipReason: string | undefined = hasKubectl
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** The command's stdout; fails the test with its code and output when it did not exit 0. */
+export function assertOk(result: CommandResult, what: string): string {
+  if (result.code !== 0) {
+    throw new Error(
+      `${what} exited ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+    );
+  }
+  return result.stdout;
+}

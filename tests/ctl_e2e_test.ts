@@ -10,19 +10,10 @@
 
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
-import { type CommandResult, hasKubectl, withCluster } from "./_harness.ts";
+import { assertOk, type CommandResult, hasKubectl, withCluster } from "./_harness.ts";
 
 /** These tests need the API only: no agent, so the workloads they create run nowhere. */
 const API_ONLY = { mode: "server" } as const;
-
-function assertOk(result: CommandResult, what: string): string {
-  assert.equal(
-    result.code,
-    0,
-    `${what} exited ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
-  );
-  return result.stdout;
-}
 
 function configMap(name: string, data: Record<string, string>, namespace?: string): string {
   return `apiVersion: v1

@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import {
+  assertOk,
   type Cluster,
   type CommandResult,
   kubectlSkipReason,
@@ -19,15 +20,6 @@ import {
 
 const API_ONLY = { mode: "server" } as const;
 const IGNORE = kubectlSkipReason !== undefined;
-
-function assertOk(result: CommandResult, what: string): string {
-  assert.equal(
-    result.code,
-    0,
-    `${what} exited ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
-  );
-  return result.stdout;
-}
 
 async function apply(cluster: Cluster, manifest: unknown): Promise<void> {
   assertOk(

@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type Cluster, type CommandResult, kubectlSkipReason, withCluster } from "./_harness.ts";
+import { assertOk, type Cluster, kubectlSkipReason, withCluster } from "./_harness.ts";
 
 /** These tests need the API only: no agent, so the workloads they create run nowhere. */
 const API_ONLY = { mode: "server" } as const;
@@ -18,15 +18,6 @@ const IGNORE = kubectlSkipReason !== undefined;
 if (IGNORE) console.log(`skipping the kubectl tests: ${kubectlSkipReason}`);
 
 /** Asserts a kubectl run succeeded, showing its output when it did not. */
-function assertOk(result: CommandResult, what: string): string {
-  assert.equal(
-    result.code,
-    0,
-    `${what} exited ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
-  );
-  return result.stdout;
-}
-
 function configMap(name: string, data: Record<string, string>, labels?: Record<string, string>) {
   const labelLines = labels
     ? `  labels:\n${Object.entries(labels).map(([k, v]) => `    ${k}: "${v}"`).join("\n")}\n`

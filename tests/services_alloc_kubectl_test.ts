@@ -7,19 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import { type CommandResult, kubectlSkipReason, run, withCluster } from "./_harness.ts";
+import { assertOk, type CommandResult, kubectlSkipReason, run, withCluster } from "./_harness.ts";
 
 const IGNORE = kubectlSkipReason !== undefined;
 if (IGNORE) console.log(`skipping the kubectl service allocation tests: ${kubectlSkipReason}`);
-
-function assertOk(result: CommandResult, what: string): string {
-  assert.equal(
-    result.code,
-    0,
-    `${what} exited ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
-  );
-  return result.stdout;
-}
 
 /** True when `ip` is a usable address of 10.96.0.0/16 other than the kubernetes Service's. */
 function inServiceRange(ip: string): boolean {
