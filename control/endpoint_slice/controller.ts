@@ -31,6 +31,7 @@ import {
   splitQueueKey,
 } from "../informer.ts";
 import { QueueController } from "../queue_controller.ts";
+import { writeDesired } from "../write_desired.ts";
 import {
   isMirrored,
   MANAGED_BY_LABEL,
@@ -39,8 +40,6 @@ import {
   slicesFor,
   withDesired,
 } from "./mirror.ts";
-
-const WRITE = { fieldValidation: "Ignore", dryRun: false } as const;
 
 /** Index of the EndpointSlice informer: the `namespace/name` of the Endpoints a slice mirrors. */
 export const SLICE_MIRROR_INDEX = "mirror";
@@ -123,25 +122,10 @@ export class EndpointSliceMirrorController extends QueueController {
       }
       if (have && sliceEqual(have, want)) continue;
       try {
-        if (have) {
-          await this.#objects.update(
-            this.#sliceType,
-            namespace,
-            sliceName,
-            withDesired(have, want),
-            WRITE,
-          );
-        } else {
-          await this.#objects.create(this.#sliceType, namespace, want, WRITE);
-        }
+        const next = have ? withDesired(have, want) : want;
+        const outcome = await writeDesired(this.#objects, this.#sliceType, namespace, have, next);
+        if (outcome === "stale") again = true;
       } catch (e) {
-        // the informer is behind (a newer or new slice, or one deleted meanwhile): look again
-        if (e instanceof ApiError && (e.code === 409 || e.code === 404)) {
-          again = true;
-          continue;
-        }
-        // the namespace is being deleted: nothing may be created in it any more
-        if (!have && e instanceof ApiError && e.code === 403) continue;
         this.#fail(endpoints!, e);
       }
     }

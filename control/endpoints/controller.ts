@@ -30,6 +30,7 @@ import {
   splitQueueKey,
 } from "../informer.ts";
 import { QueueController } from "../queue_controller.ts";
+import { writeDesired } from "../write_desired.ts";
 import { POD_NAMESPACE_INDEX } from "../replicaset/controller.ts";
 import {
   endpointsEqual,
@@ -38,8 +39,6 @@ import {
   selectsLabels,
   withDesired,
 } from "./endpoints.ts";
-
-const WRITE = { fieldValidation: "Ignore", dryRun: false } as const;
 
 /** Index of the Service informer by namespace. */
 export const SERVICE_NAMESPACE_INDEX = "namespace";
@@ -100,22 +99,16 @@ export class EndpointsController extends QueueController {
     const current = this.#endpoints.get(storeKey(this.#endpointsType, namespace, name));
     if (current && endpointsEqual(current, desired)) return false;
     try {
-      if (current) {
-        await this.#objects.update(
-          this.#endpointsType,
-          namespace,
-          name,
-          withDesired(current, desired),
-          WRITE,
-        );
-      } else {
-        await this.#objects.create(this.#endpointsType, namespace, desired, WRITE);
-      }
+      const next = current ? withDesired(current, desired) : desired;
+      const outcome = await writeDesired(
+        this.#objects,
+        this.#endpointsType,
+        namespace,
+        current,
+        next,
+      );
+      if (outcome === "stale") return true;
     } catch (e) {
-      // the informer is behind (a newer or new object, or one deleted meanwhile): look again
-      if (e instanceof ApiError && (e.code === 409 || e.code === 404)) return true;
-      // the namespace is being deleted: nothing may be created in it any more
-      if (!current && e instanceof ApiError && e.code === 403) return false;
       const [reason, verb] = current
         ? ["FailedToUpdateEndpoint", "update"]
         : ["FailedToCreateEndpoint", "create"];
