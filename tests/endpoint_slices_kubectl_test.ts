@@ -9,82 +9,11 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  assertOk,
-  type Cluster,
-  type CommandResult,
-  kubectlSkipReason,
-  sleep,
-  withCluster,
-} from "./_harness.ts";
+import { assertOk, kubectlSkipReason, withCluster } from "./_harness.ts";
+import { apply, kubectlUntil, patchStatus, pod, podStatus } from "./_endpoints_fixture.ts";
 
 const API_ONLY = { mode: "server" } as const;
 const IGNORE = kubectlSkipReason !== undefined;
-
-async function apply(cluster: Cluster, manifest: unknown): Promise<void> {
-  assertOk(
-    await cluster.kubectl(["apply", "-f", "-"], { stdin: JSON.stringify(manifest) }),
-    "kubectl apply",
-  );
-}
-
-/** A pod of the `web` Service, bound to edge-1, serving the named port `http` on `port`. */
-function pod(name: string, port: number): unknown {
-  return {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, labels: { app: "web" } },
-    spec: {
-      nodeName: "edge-1",
-      containers: [{
-        name: "httpd",
-        image: "localhost/edge-test:1",
-        ports: [{ name: "http", containerPort: port }],
-      }],
-    },
-  };
-}
-
-/** Gives a pod its IP and readiness, as its agent would. */
-async function setStatus(cluster: Cluster, name: string, ip: string, ready: boolean) {
-  const status = {
-    phase: "Running",
-    podIP: ip,
-    podIPs: [{ ip }],
-    conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
-  };
-  assertOk(
-    await cluster.kubectl([
-      "patch",
-      "pod",
-      name,
-      "--subresource=status",
-      "--type=merge",
-      "-p",
-      JSON.stringify({ status }),
-    ]),
-    `patch pod/${name} status`,
-  );
-}
-
-/**
- * Runs `kubectl ARGS` until `ok(stdout)` holds (at most 30 s, polling each 200 ms) and returns
- * the last output; the assertion message shows it when the condition never held.
- */
-async function kubectlUntil(
-  cluster: Cluster,
-  args: string[],
-  ok: (stdout: string) => boolean,
-  what: string,
-): Promise<string> {
-  let last: CommandResult | undefined;
-  for (let i = 0; i < 150; i++) {
-    last = await cluster.kubectl(args);
-    if (last.code === 0 && ok(last.stdout)) return last.stdout;
-    await sleep(200);
-  }
-  assert.fail(`${what}: never seen; last:\n${last?.stdout}\n${last?.stderr}`);
-}
 
 Deno.test({
   name: "kubectl sees the EndpointSlices mirrored from Endpoints, in get and in describe service",
@@ -105,9 +34,9 @@ Deno.test({
     await apply(cluster, pod("web-a", 8080));
     await apply(cluster, pod("web-b", 8080));
     await apply(cluster, pod("web-c", 8080));
-    await setStatus(cluster, "web-a", "10.244.0.8", true);
-    await setStatus(cluster, "web-b", "10.244.0.9", true);
-    await setStatus(cluster, "web-c", "10.244.0.10", false);
+    await patchStatus(cluster, "pod", "web-a", podStatus("10.244.0.8", true));
+    await patchStatus(cluster, "pod", "web-b", podStatus("10.244.0.9", true));
+    await patchStatus(cluster, "pod", "web-c", podStatus("10.244.0.10", false));
 
     const list = ["get", "endpointslices", "-l", "kubernetes.io/service-name=web"];
     const table = await kubectlUntil(
@@ -155,7 +84,7 @@ Deno.test({
     const describe = assertOk(await cluster.kubectl(["describe", "service", "web"]), "describe");
     assert.match(describe, /^Endpoints:\s+10\.244\.0\.8:8080,10\.244\.0\.9:8080$/m);
 
-    await setStatus(cluster, "web-c", "10.244.0.10", true);
+    await patchStatus(cluster, "pod", "web-c", podStatus("10.244.0.10", true));
     await kubectlUntil(
       cluster,
       ["describe", "service", "web"],

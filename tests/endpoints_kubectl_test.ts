@@ -7,94 +7,16 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  assertOk,
-  type Cluster,
-  type CommandResult,
-  kubectlSkipReason,
-  sleep,
-  withCluster,
-} from "./_harness.ts";
+import { assertOk, kubectlSkipReason, withCluster } from "./_harness.ts";
+import { apply, kubectlUntil, patchStatus, pod, podStatus } from "./_endpoints_fixture.ts";
 
 const API_ONLY = { mode: "server" } as const;
 const IGNORE = kubectlSkipReason !== undefined;
-
-async function apply(cluster: Cluster, manifest: unknown): Promise<void> {
-  assertOk(
-    await cluster.kubectl(["apply", "-f", "-"], { stdin: JSON.stringify(manifest) }),
-    "kubectl apply",
-  );
-}
-
-/** `kubectl patch KIND NAME --subresource=status --type=merge -p STATUS`. */
-async function patchStatus(
-  cluster: Cluster,
-  kind: string,
-  name: string,
-  status: unknown,
-): Promise<void> {
-  assertOk(
-    await cluster.kubectl([
-      "patch",
-      kind,
-      name,
-      "--subresource=status",
-      "--type=merge",
-      "-p",
-      JSON.stringify({ status }),
-    ]),
-    `patch ${kind}/${name} status`,
-  );
-}
-
-function pod(name: string, httpPort: number): unknown {
-  return {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, labels: { app: "web" } },
-    spec: {
-      nodeName: "edge-1",
-      containers: [{
-        name: "httpd",
-        image: "localhost/edge-test:1",
-        ports: [{ name: "http", containerPort: httpPort }],
-      }],
-    },
-  };
-}
-
-function podStatus(ip: string, ready: boolean): unknown {
-  return {
-    phase: "Running",
-    podIP: ip,
-    podIPs: [{ ip }],
-    conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
-  };
-}
 
 interface Subset {
   addresses?: Array<{ ip: string; targetRef?: { name?: string } }>;
   notReadyAddresses?: Array<{ ip: string }>;
   ports?: Array<{ name?: string; port: number; protocol: string }>;
-}
-
-/**
- * Runs `kubectl ARGS` until `ok(stdout)` holds (at most 30 s, polling each 200 ms) and returns
- * the last output; the assertion message shows it when the condition never held.
- */
-async function kubectlUntil(
-  cluster: Cluster,
-  args: string[],
-  ok: (stdout: string) => boolean,
-  what: string,
-): Promise<string> {
-  let last: CommandResult | undefined;
-  for (let i = 0; i < 150; i++) {
-    last = await cluster.kubectl(args);
-    if (last.code === 0 && ok(last.stdout)) return last.stdout;
-    await sleep(200);
-  }
-  assert.fail(`${what}: never seen; last:\n${last?.stdout}\n${last?.stderr}`);
 }
 
 function subsetsOf(stdout: string): Subset[] {
