@@ -21,11 +21,14 @@ import { jobs } from "./kinds/job.ts";
 import { leases } from "./kinds/lease.ts";
 import { namespaces } from "./kinds/namespace.ts";
 import { nodes } from "./kinds/node.ts";
+import { persistentVolumes } from "./kinds/persistent_volume.ts";
+import { persistentVolumeClaims } from "./kinds/persistent_volume_claim.ts";
 import { pods } from "./kinds/pod.ts";
 import { replicaSets } from "./kinds/replica_set.ts";
 import { secrets } from "./kinds/secret.ts";
 import { services } from "./kinds/service.ts";
 import { serviceAccounts } from "./kinds/service_account.ts";
+import { storageClasses } from "./kinds/storage_class.ts";
 import { apiVersionOf, type ResourceType } from "./resource.ts";
 
 /** Every kind we serve, core group first. */
@@ -39,12 +42,15 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   secrets,
   serviceAccounts,
   events,
+  persistentVolumes,
+  persistentVolumeClaims,
   deployments,
   replicaSets,
   daemonSets,
   jobs,
   leases,
   endpointSlices,
+  storageClasses,
 ];
 
 /** The kind served at `/{group}/{version}/{plural}` (group "" for the core group). */

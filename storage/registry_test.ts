@@ -28,9 +28,18 @@ Deno.test("resolveResource() accepts plural, singular, short name, Kind and grou
     ["endpointslice", "EndpointSlice"],
     ["endpointslices.discovery.k8s.io", "EndpointSlice"],
     ["secrets", "Secret"],
+    ["pv", "PersistentVolume"],
+    ["persistentvolume", "PersistentVolume"],
+    ["pvc", "PersistentVolumeClaim"],
+    ["persistentvolumeclaims", "PersistentVolumeClaim"],
+    ["sc", "StorageClass"],
+    ["storageclasses.storage.k8s.io", "StorageClass"],
+    ["storageclass.v1.storage.k8s.io", "StorageClass"],
   ];
   for (const [word, kind] of cases) assert.equal(resolveResource(word)?.kind, kind, word);
-  for (const word of ["", "foo", "pods.apps", "deploy.core", ".pods"]) {
+  for (
+    const word of ["", "foo", "pods.apps", "deploy.core", ".pods", "sc.core", "pvc.storage.k8s.io"]
+  ) {
     assert.equal(resolveResource(word), undefined, word);
   }
 });
@@ -42,6 +51,9 @@ Deno.test("findResource() and findKind() look kinds up by API coordinates", () =
   assert.equal(findKind("coordination.k8s.io/v1", "Lease")?.plural, "leases");
   assert.equal(findKind("discovery.k8s.io/v1", "EndpointSlice")?.plural, "endpointslices");
   assert.equal(findKind("v1", "Deployment"), undefined);
+  assert.equal(findResource("", "v1", "persistentvolumeclaims")?.kind, "PersistentVolumeClaim");
+  assert.equal(findKind("storage.k8s.io/v1", "StorageClass")?.plural, "storageclasses");
+  assert.equal(findKind("v1", "StorageClass"), undefined);
 });
 
 Deno.test("RESOURCE_TYPES declare Kubernetes' names, scopes and subresources", () => {
@@ -52,10 +64,14 @@ Deno.test("RESOURCE_TYPES declare Kubernetes' names, scopes and subresources", (
   );
   assert.deepEqual(
     [...byKind.values()].filter((rt) => !rt.namespaced).map((rt) => rt.kind).sort(),
-    ["Namespace", "Node"],
+    ["Namespace", "Node", "PersistentVolume", "StorageClass"],
   );
   assert.deepEqual(byKind.get("Deployment")?.subresources, ["status", "scale"]);
   assert.deepEqual(byKind.get("ConfigMap")?.subresources, []);
+  assert.deepEqual(byKind.get("PersistentVolume")?.subresources, ["status"]);
+  assert.deepEqual(byKind.get("PersistentVolumeClaim")?.subresources, ["status"]);
+  assert.deepEqual(byKind.get("StorageClass")?.subresources, []);
+  assert.deepEqual(byKind.get("StorageClass")?.statusFields, []);
   assert.equal(byKind.get("Namespace")?.nameRule, "dns1123-label");
   assert.equal(byKind.get("Service")?.nameRule, "dns1123-label");
   assert.equal(byKind.get("Pod")?.nameRule, "dns1123-subdomain");

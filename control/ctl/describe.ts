@@ -1,14 +1,21 @@
 /**
- * `ctl describe`: kubectl-style descriptions of ConfigMap, Secret, Pod, Deployment, Service
- * and Node, a generic one for every other kind, and the object's events.
+ * `ctl describe`: kubectl-style descriptions of ConfigMap, Secret, Pod, Deployment, Service,
+ * Node, PersistentVolume, PersistentVolumeClaim and StorageClass, a generic one for every
+ * other kind, and the object's events.
  *
  * @module
  */
 
-import { isPlainObject } from "../../storage/object.ts";
+import { isPlainObject, type KubeObject } from "../../storage/object.ts";
+import {
+  ANN_BETA_STORAGE_CLASS,
+  isDefaultClass,
+  podClaimNames,
+} from "../../storage/persistent_volumes.ts";
 import { errorMessage, isNotFound } from "./_client.ts";
 import type { CommandContext } from "./_context.ts";
 import { DescribeWriter } from "./_describe_writer.ts";
+import { accessModesText } from "../../storage/kinds/persistent_volume.ts";
 import { age, field, formatLabels, objects, rfc1123z, str, stringMap } from "./_format.ts";
 import { resolveOrThrow, type ResourceInfo, resourcePath } from "./_resources.ts";
 import { LAST_APPLIED } from "./_apply_patch.ts";
@@ -98,7 +105,8 @@ export async function describeObject(
 ): Promise<string> {
   const events = rt.kind === "Secret" ? undefined : await fetchEvents(ctx, obj);
   const now = ctx.now();
-  switch (rt.group === "" || rt.group === "apps" ? rt.kind : "") {
+  const described = rt.group === "" || rt.group === "apps" || rt.group === "storage.k8s.io";
+  switch (described ? rt.kind : "") {
     case "ConfigMap":
       return describeConfigMap(obj, events, now);
     case "Secret":
@@ -111,6 +119,12 @@ export async function describeObject(
       return describeDeployment(obj, await fetchReplicaSets(ctx, obj), events, now);
     case "Node":
       return describeNode(obj, events, now);
+    case "PersistentVolume":
+      return describePersistentVolume(obj, events, now);
+    case "PersistentVolumeClaim":
+      return describePersistentVolumeClaim(obj, await fetchClaimPods(ctx, obj), events, now);
+    case "StorageClass":
+      return describeStorageClass(obj, events, now);
     default:
       return describeGeneric(obj, events, now);
   }
@@ -163,6 +177,20 @@ async function fetchReplicaSets(ctx: CommandContext, deploy: Obj): Promise<Obj[]
     );
   } catch {
     return undefined;
+  }
+}
+
+/** The pods of a claim's namespace that use it (kubectl's `getPodsForPVC`); [] when unreadable. */
+async function fetchClaimPods(ctx: CommandContext, claim: Obj): Promise<Obj[]> {
+  const ns = str(claim, "metadata", "namespace");
+  try {
+    const body = await ctx.client.request(
+      "GET",
+      `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`,
+    );
+    return Array.isArray(body.items) ? body.items.filter(isPlainObject) : [];
+  } catch {
+    return [];
   }
 }
 
@@ -793,6 +821,217 @@ export function describeNode(node: Obj, events: Obj[] | undefined, now: Date): s
   if (str(node, "spec", "podCIDR")) w.write(0, `PodCIDR:\t${str(node, "spec", "podCIDR")}\n`);
   const cidrs = field(node, "spec", "podCIDRs");
   if (Array.isArray(cidrs) && cidrs.length > 0) w.write(0, `PodCIDRs:\t${cidrs.join(",")}\n`);
+  writeEvents(w, events, now);
+  return w.toString();
+}
+
+/** Go's `%v` of a string slice: `[a b]`, `[]` when empty. */
+function goList(values: unknown): string {
+  return `[${Array.isArray(values) ? values.map(String).join(" ") : ""}]`;
+}
+
+function writeStatusOrTerminating(w: DescribeWriter, obj: Obj, now: Date): void {
+  const deletion = str(obj, "metadata", "deletionTimestamp");
+  if (deletion) w.write(0, `Status:\tTerminating (lasts ${age(deletion, now)})\n`);
+  else w.write(0, `Status:\t${str(obj, "status", "phase")}\n`);
+}
+
+/** The class of a volume or claim as kubectl's storage helpers read it: beta annotation first. */
+function storageClassOf(obj: Obj): string {
+  const annotated = field(obj, "metadata", "annotations", ANN_BETA_STORAGE_CLASS);
+  return typeof annotated === "string" ? annotated : str(obj, "spec", "storageClassName");
+}
+
+function accessModes(obj: Obj, ...path: string[]): string {
+  const modes = field(obj, ...path);
+  return Array.isArray(modes) ? accessModesText(modes) : "";
+}
+
+/** kubectl's `printVolumeNodeAffinity`. */
+function writeVolumeNodeAffinity(w: DescribeWriter, pv: Obj): void {
+  w.write(0, "Node Affinity:\t");
+  const required = field(pv, "spec", "nodeAffinity", "required");
+  if (!isPlainObject(required)) {
+    w.write(0, "<none>\n");
+    return;
+  }
+  w.write(0, "\n");
+  w.write(1, "Required Terms:\t");
+  const terms = objects(required, "nodeSelectorTerms");
+  if (terms.length === 0) {
+    w.write(0, "<none>\n");
+    return;
+  }
+  w.write(0, "\n");
+  for (const [i, term] of terms.entries()) {
+    w.write(2, `Term ${i}:\t`);
+    const reqs = objects(term, "matchExpressions");
+    if (reqs.length === 0) w.write(0, "<none>\n");
+    for (const [j, req] of reqs.entries()) {
+      if (j !== 0) w.write(2, "\t");
+      const values = Array.isArray(req.values) ? req.values.map(String) : [];
+      const expr = `${str(req, "key")} ${str(req, "operator").toLowerCase()}`;
+      w.write(0, `${values.length > 0 ? `${expr} [${values.join(", ")}]` : expr}\n`);
+    }
+  }
+}
+
+/** `describe persistentvolume` */
+export function describePersistentVolume(
+  pv: Obj,
+  events: Obj[] | undefined,
+  now: Date,
+): string {
+  const w = new DescribeWriter();
+  w.write(0, `Name:\t${str(pv, "metadata", "name")}\n`);
+  labels(w, pv);
+  annotations(w, pv);
+  w.write(0, `Finalizers:\t${goList(field(pv, "metadata", "finalizers"))}\n`);
+  w.write(0, `StorageClass:\t${storageClassOf(pv)}\n`);
+  writeStatusOrTerminating(w, pv, now);
+  const claim = field(pv, "spec", "claimRef");
+  w.write(
+    0,
+    `Claim:\t${isPlainObject(claim) ? `${str(claim, "namespace")}/${str(claim, "name")}` : ""}\n`,
+  );
+  w.write(0, `Reclaim Policy:\t${str(pv, "spec", "persistentVolumeReclaimPolicy")}\n`);
+  w.write(0, `Access Modes:\t${accessModes(pv, "spec", "accessModes")}\n`);
+  if (str(pv, "spec", "volumeMode")) w.write(0, `VolumeMode:\t${str(pv, "spec", "volumeMode")}\n`);
+  w.write(0, `Capacity:\t${str(pv, "spec", "capacity", "storage") || "0"}\n`);
+  writeVolumeNodeAffinity(w, pv);
+  w.write(0, `Message:\t${str(pv, "status", "message")}\n`);
+  w.write(0, "Source:\n");
+  const hostPath = field(pv, "spec", "hostPath");
+  const local = field(pv, "spec", "local");
+  if (isPlainObject(hostPath)) {
+    w.write(2, "Type:\tHostPath (bare host directory volume)\n");
+    w.write(0, `    Path:\t${str(hostPath, "path")}\n`);
+    const type = field(hostPath, "type");
+    w.write(0, `    HostPathType:\t${typeof type === "string" ? type : "<none>"}\n`);
+  } else if (isPlainObject(local)) {
+    w.write(2, "Type:\tLocalVolume (a persistent volume backed by local storage on a node)\n");
+    w.write(0, `    Path:\t${str(local, "path")}\n`);
+  } else {
+    w.write(1, "<unknown>\n");
+  }
+  writeEvents(w, events, now);
+  return w.toString();
+}
+
+/** The pods among `pods` that use `claim`, by volume or as its owner, sorted by name. */
+function podsUsing(claim: Obj, pods: Obj[]): string[] {
+  const name = str(claim, "metadata", "name");
+  const owners = new Set(
+    objects(claim, "metadata", "ownerReferences").filter((o) => o.kind === "Pod").map((o) =>
+      str(o, "uid")
+    ),
+  );
+  const using = pods.filter((pod) =>
+    podClaimNames(pod as unknown as KubeObject).includes(name) ||
+    owners.has(str(pod, "metadata", "uid"))
+  );
+  return [...new Set(using.map((pod) => str(pod, "metadata", "name")))].sort();
+}
+
+/** `describe persistentvolumeclaim`; `pods` are the claim's namespace's pods. */
+export function describePersistentVolumeClaim(
+  pvc: Obj,
+  pods: Obj[],
+  events: Obj[] | undefined,
+  now: Date,
+): string {
+  const w = new DescribeWriter();
+  w.write(0, `Name:\t${str(pvc, "metadata", "name")}\n`);
+  w.write(0, `Namespace:\t${str(pvc, "metadata", "namespace")}\n`);
+  w.write(0, `StorageClass:\t${storageClassOf(pvc)}\n`);
+  writeStatusOrTerminating(w, pvc, now);
+  const volume = str(pvc, "spec", "volumeName");
+  w.write(0, `Volume:\t${volume}\n`);
+  labels(w, pvc);
+  annotations(w, pvc);
+  w.write(0, `Finalizers:\t${goList(field(pvc, "metadata", "finalizers"))}\n`);
+  const capacity = volume ? str(pvc, "status", "capacity", "storage") || "0" : "";
+  w.write(0, `Capacity:\t${capacity}\n`);
+  w.write(0, `Access Modes:\t${volume ? accessModes(pvc, "status", "accessModes") : ""}\n`);
+  if (str(pvc, "spec", "volumeMode")) {
+    w.write(0, `VolumeMode:\t${str(pvc, "spec", "volumeMode")}\n`);
+  }
+  const source = field(pvc, "spec", "dataSource");
+  if (isPlainObject(source)) {
+    w.write(0, "DataSource:\n");
+    if (str(source, "apiGroup")) w.write(1, `APIGroup:\t${str(source, "apiGroup")}\n`);
+    w.write(1, `Kind:\t${str(source, "kind")}\n`);
+    w.write(1, `Name:\t${str(source, "name")}\n`);
+  }
+  w.write(0, "Used By:\t");
+  const users = podsUsing(pvc, pods);
+  if (users.length === 0) w.write(0, "<none>\n");
+  users.forEach((name, i) => w.write(0, `${i === 0 ? "" : "\t"}${name}\n`));
+  const conditions = objects(pvc, "status", "conditions");
+  if (conditions.length > 0) {
+    w.write(0, "Conditions:\n");
+    w.write(1, "Type\tStatus\tLastProbeTime\tLastTransitionTime\tReason\tMessage\n");
+    w.write(1, "----\t------\t-----------------\t------------------\t------\t-------\n");
+    for (const c of conditions) {
+      w.write(
+        1,
+        `${str(c, "type")} \t${str(c, "status")} \t${rfc1123z(str(c, "lastProbeTime"))} \t${
+          rfc1123z(str(c, "lastTransitionTime"))
+        } \t${str(c, "reason")} \t${str(c, "message")}\n`,
+      );
+    }
+  }
+  writeEvents(w, events, now);
+  return w.toString();
+}
+
+/** `describe storageclass` */
+export function describeStorageClass(sc: Obj, events: Obj[] | undefined, now: Date): string {
+  const w = new DescribeWriter();
+  w.write(0, `Name:\t${str(sc, "metadata", "name")}\n`);
+  const annotated = {
+    apiVersion: "",
+    kind: "",
+    metadata: { annotations: stringMap(sc, "metadata", "annotations") },
+  };
+  w.write(0, `IsDefaultClass:\t${isDefaultClass(annotated) ? "Yes" : "No"}\n`);
+  w.write(0, `Annotations:\t${formatLabels(field(sc, "metadata", "annotations"))}\n`);
+  w.write(0, `Provisioner:\t${str(sc, "provisioner")}\n`);
+  w.write(0, `Parameters:\t${formatLabels(field(sc, "parameters"))}\n`);
+  const expansion = field(sc, "allowVolumeExpansion");
+  w.write(
+    0,
+    `AllowVolumeExpansion:\t${
+      typeof expansion === "boolean" ? (expansion ? "True" : "False") : "<unset>"
+    }\n`,
+  );
+  const options = field(sc, "mountOptions");
+  if (!Array.isArray(options) || options.length === 0) w.write(0, "MountOptions:\t<none>\n");
+  else {
+    w.write(0, "MountOptions:\n");
+    for (const option of options) w.write(1, `${String(option)}\n`);
+  }
+  if (str(sc, "reclaimPolicy")) w.write(0, `ReclaimPolicy:\t${str(sc, "reclaimPolicy")}\n`);
+  if (str(sc, "volumeBindingMode")) {
+    w.write(0, `VolumeBindingMode:\t${str(sc, "volumeBindingMode")}\n`);
+  }
+  const topologies = field(sc, "allowedTopologies");
+  if (Array.isArray(topologies)) {
+    w.write(0, "AllowedTopologies:\t");
+    if (topologies.length === 0) w.write(0, "<none>\n");
+    else w.write(0, "\n");
+    for (const [i, term] of topologies.filter(isPlainObject).entries()) {
+      w.write(1, `Term ${i}:\t`);
+      const reqs = objects(term, "matchLabelExpressions");
+      if (reqs.length === 0) w.write(0, "<none>\n");
+      for (const [j, req] of reqs.entries()) {
+        if (j !== 0) w.write(1, "\t");
+        const values = Array.isArray(req.values) ? req.values.map(String) : [];
+        const expr = `${str(req, "key")} in`;
+        w.write(0, `${values.length > 0 ? `${expr} [${values.join(", ")}]` : expr}\n`);
+      }
+    }
+  }
   writeEvents(w, events, now);
   return w.toString();
 }
