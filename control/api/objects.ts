@@ -291,7 +291,11 @@ export class Objects {
     const admission = admissionFor(this.store, rt);
     for (let attempt = 0;; attempt++) {
       const old = await this.get(rt, namespace, name);
-      const body = admission ? cloneJson(input) : input;
+      const body = options.subresource === "status"
+        ? statusUpdateBody(rt, old, input)
+        : admission
+        ? cloneJson(input)
+        : input;
       if (admission?.prepareUpdate && !options.subresource && isPlainObject(body)) {
         admission.prepareUpdate(old, body);
       }
@@ -611,6 +615,27 @@ function podGraceSeconds(pod: KubeObject): number {
 export function namespaceSpecFinalizers(ns: KubeObject): string[] {
   const spec = isPlainObject(ns.spec) ? ns.spec : {};
   return Array.isArray(spec.finalizers) ? spec.finalizers.filter((f) => typeof f === "string") : [];
+}
+
+/**
+ * The object a status update writes, before validation: the stored object with the status
+ * fields of `input`, so a writer holding an older spec is not judged by it (as kube-apiserver's
+ * status strategy keeps everything but status). The body's resourceVersion stays the
+ * precondition.
+ */
+function statusUpdateBody(rt: ResourceType, old: KubeObject, input: unknown): unknown {
+  if (!isPlainObject(input)) return input;
+  const next: Record<string, unknown> = cloneJson(old);
+  for (const f of rt.statusFields) {
+    if (input[f] === undefined) delete next[f];
+    else next[f] = cloneJson(input[f]);
+  }
+  const meta = { ...old.metadata } as Record<string, unknown>;
+  const given = isPlainObject(input.metadata) ? input.metadata.resourceVersion : undefined;
+  if (given === undefined) delete meta.resourceVersion;
+  else meta.resourceVersion = given;
+  next.metadata = meta;
+  return next;
 }
 
 /** Deep equality of JSON values, ignoring object key order. */
