@@ -13,6 +13,7 @@
  * | NodeAffinity | `node(s) didn't match Pod's node affinity/selector` |
  * | NodePorts | `node(s) didn't have free ports for the requested pod ports` |
  * | NodeResourcesFit | `Too many pods`, `Insufficient cpu`, `Insufficient memory`, `Insufficient <resource>` |
+ * | VolumeBinding | `node(s) had volume node affinity conflict`, `node(s) didn't find available persistent volumes to bind`, `node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)` (see `volume_binding.ts`) |
  * | InterPodAffinity | `node(s) didn't satisfy existing pods anti-affinity rules`, `node(s) didn't match pod affinity rules`, `node(s) didn't match pod anti-affinity rules` |
  *
  * A node that is not Ready fails TaintToleration through the readiness taints the snapshot
@@ -31,6 +32,7 @@ import {
   type Toleration,
 } from "./pod_info.ts";
 import { type NodeInfo, type Snapshot, type Taint, TAINT_UNSCHEDULABLE } from "./snapshot.ts";
+import { checkPodVolumes, type PodVolumes, podVolumes } from "./volume_binding.ts";
 
 /** NodeUnschedulable's reason. */
 export const REASON_UNSCHEDULABLE = "node(s) were unschedulable";
@@ -65,11 +67,12 @@ export type FilterResult = readonly string[] | undefined;
 
 /**
  * Per-pod state computed once per scheduling attempt and shared by all nodes (kube's
- * `CycleState` from PreFilter). Only InterPodAffinity needs any, and only computes it when
- * asked.
+ * `CycleState` from PreFilter). InterPodAffinity and VolumeBinding need some, and compute it
+ * only when asked.
  */
 export class CycleState {
   #interPod: InterPodState | undefined;
+  #volumes: PodVolumes | undefined;
 
   constructor(readonly pod: PodInfo, readonly snapshot: Snapshot) {}
 
@@ -77,6 +80,12 @@ export class CycleState {
   get interPod(): InterPodState {
     this.#interPod ??= interPodState(this.pod, this.snapshot);
     return this.#interPod;
+  }
+
+  /** The pod's claims sorted by VolumeBinding's pre-filter. */
+  get volumes(): PodVolumes {
+    this.#volumes ??= podVolumes(this.pod, this.snapshot);
+    return this.#volumes;
   }
 }
 
@@ -170,7 +179,10 @@ function requirementMatches(r: NodeSelectorRequirement, has: boolean, value: str
  * True when `node` satisfies a node selector term: all its `matchExpressions` (on labels) and
  * `matchFields` (only `metadata.name`, with In/NotIn). A term with neither matches nothing.
  */
-export function nodeSelectorTermMatches(term: NodeSelectorTerm, node: NodeInfo): boolean {
+export function nodeSelectorTermMatches(
+  term: NodeSelectorTerm,
+  node: Pick<NodeInfo, "name" | "labels">,
+): boolean {
   const exprs = term.matchExpressions ?? [];
   const fields = term.matchFields ?? [];
   if (exprs.length === 0 && fields.length === 0) return false;
@@ -238,6 +250,20 @@ export const nodeResourcesFit: Filter = {
       if (amount > 0 && amount > free) reasons.push(insufficient(name));
     }
     return reasons.length > 0 ? reasons : undefined;
+  },
+};
+
+// ----- volumes ---------------------------------------------------------------------------------
+
+/**
+ * VolumeBinding: the volumes of the pod's PersistentVolumeClaims must be reachable from the node
+ * (bound ones), or obtainable there (unbound WaitForFirstConsumer ones). Pods without claims
+ * pass at no cost. See `volume_binding.ts`.
+ */
+export const volumeBinding: Filter = {
+  name: "VolumeBinding",
+  filter(pod, node, state) {
+    return pod.claims.length === 0 ? undefined : checkPodVolumes(state.volumes, node);
   },
 };
 
@@ -353,6 +379,7 @@ export const FILTERS: readonly Filter[] = [
   nodeAffinity,
   nodePorts,
   nodeResourcesFit,
+  volumeBinding,
   interPodAffinity,
 ];
 

@@ -1,6 +1,6 @@
 /**
  * The scheduler: pure placement logic (`schedulePod` over a `Snapshot`, with its filters and
- * scorers) and the `Scheduler` loop that binds pending pods.
+ * scorers, VolumeBinding among them) and the `Scheduler` loop that binds pending pods.
  *
  * @module
  */
@@ -11,4 +11,6 @@ export * from "./schedule.ts";
 export * from "./scheduler.ts";
 export * from "./scores.ts";
 export * from "./snapshot.ts";
+export * from "./volume_binding.ts";
+export * from "./volumes.ts";
 export * from "./bench.ts";

@@ -1,7 +1,8 @@
 /**
  * `PodInfo`: what the scheduler needs of one pod, parsed once per pod object (kube-scheduler's
  * `framework.PodInfo`): effective resource requests, host ports, tolerations, node and pod
- * affinity terms with their selectors already parsed, owner and images.
+ * affinity terms with their selectors already parsed, owner, images and the claims its volumes
+ * name.
  *
  * Requests follow `resourcehelper.PodRequests`: the sum of the containers' requests plus the
  * restartable (sidecar) init containers', or the largest init container's step if that is
@@ -19,6 +20,7 @@ import {
   matchesLabelSelector,
 } from "../../storage/labels.ts";
 import type { KubeObject } from "../../storage/object.ts";
+import { podClaimNames } from "../../storage/persistent_volumes.ts";
 import { milliValue, wholeValue } from "../../storage/quantity.ts";
 
 type PodSpec = Pod["spec"];
@@ -109,6 +111,8 @@ export interface PodInfo {
   images: string[];
   /** true when the pod has any pod affinity or anti-affinity term */
   hasAffinity: boolean;
+  /** the PersistentVolumeClaims its volumes name (in its namespace), in spec order */
+  claims: string[];
 }
 
 /** `nginx` → `nginx:latest`; names with a tag or digest stay as they are (`normalizedImageName`). */
@@ -273,6 +277,7 @@ export function podInfo(obj: KubeObject): PodInfo {
     ownerUid: meta.ownerReferences?.find((r) => r.controller === true)?.uid,
     images: (spec.containers ?? []).flatMap((c) => c.image ? [normalizedImageName(c.image)] : []),
     hasAffinity: false,
+    claims: podClaimNames(obj),
   };
   info.hasAffinity = info.requiredAffinity.length + info.requiredAntiAffinity.length +
       info.preferredAffinity.length + info.preferredAntiAffinity.length > 0;

@@ -4,7 +4,13 @@
  * kube-scheduler's `FitError` does:
  * `0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector.`
  * (each distinct reason with the number of nodes that gave it, the `count reason` strings
- * sorted as strings, joined by `, `, a trailing period).
+ * sorted as strings, joined by `, `, a trailing period). When VolumeBinding's pre-filter rules
+ * the pod out before any node is looked at (a claim is missing, say), the message is its reason
+ * alone: `0/3 nodes are available: persistentvolumeclaim "data" not found.`
+ *
+ * A pod whose unbound WaitForFirstConsumer claims still need a volume gets its node together
+ * with those claims (`waitForClaims`): the caller writes the node into them and binds the pod
+ * only once they are bound (see `volume_binding.ts`).
  *
  * Ties between the best nodes are broken by a hash of the pod's uid: deterministic for one
  * pod, spread evenly over many (kube-scheduler picks at random).
@@ -28,8 +34,14 @@ import type { NodeInfo, Snapshot } from "./snapshot.ts";
 /** kube-scheduler's message when the cluster has no node at all. */
 export const NO_NODES_MESSAGE = "no nodes available to schedule pods";
 
-/** The outcome of {@linkcode schedulePod}. */
-export type ScheduleResult = { node: string } | { unschedulable: string };
+/**
+ * The outcome of {@linkcode schedulePod}: a node, or why there is none. `waitForClaims`, present
+ * only when not empty, lists the pod's unbound WaitForFirstConsumer claims: the pod may go to
+ * `node` once they are bound there.
+ */
+export type ScheduleResult =
+  | { node: string; waitForClaims?: readonly KubeObject[] }
+  | { unschedulable: string };
 
 /** The feasible nodes and, for each rejected node, why. */
 export interface Diagnosis {
@@ -38,9 +50,12 @@ export interface Diagnosis {
   rejected: Map<string, readonly string[]>;
 }
 
-/** Run the filters over every node of `snapshot`. */
-export function findFeasibleNodes(pod: PodInfo, snapshot: Snapshot): Diagnosis {
-  const state = new CycleState(pod, snapshot);
+/** Run the filters over every node of `snapshot` (sharing `state` when given). */
+export function findFeasibleNodes(
+  pod: PodInfo,
+  snapshot: Snapshot,
+  state: CycleState = new CycleState(pod, snapshot),
+): Diagnosis {
   const feasible: NodeInfo[] = [];
   const rejected = new Map<string, readonly string[]>();
   const nodes = snapshot.nodes();
@@ -82,6 +97,11 @@ export function fitErrorMessage(
   return `0/${nodeCount} nodes are available:${summary}`;
 }
 
+/** kube-scheduler's `FitError` message when a pre-filter rejected the pod as a whole. */
+export function preFilterMessage(nodeCount: number, message: string): string {
+  return `0/${nodeCount} nodes are available: ${message}.`;
+}
+
 /** Go's `sort.Strings` order (byte order; the same as UTF-16 order for these strings). */
 function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -102,14 +122,21 @@ export function schedulePod(pod: KubeObject | PodInfo, snapshot: Snapshot): Sche
   const info = "metadata" in pod ? podInfo(pod) : pod;
   const nodeCount = snapshot.nodes().length;
   if (nodeCount === 0) return { unschedulable: NO_NODES_MESSAGE };
-  const { feasible, rejected } = findFeasibleNodes(info, snapshot);
+  const state = new CycleState(info, snapshot);
+  const claims = info.claims.length > 0;
+  const refusal = claims ? state.volumes.unschedulable : undefined;
+  if (refusal !== undefined) return { unschedulable: preFilterMessage(nodeCount, refusal) };
+  const { feasible, rejected } = findFeasibleNodes(info, snapshot, state);
   if (feasible.length === 0) {
     return { unschedulable: fitErrorMessage(nodeCount, rejected.values()) };
   }
-  if (feasible.length === 1) return { node: feasible[0]!.name };
-  const totals = scoreNodes(info, feasible, snapshot);
-  const best = Math.max(...totals);
-  const ties = feasible.filter((_, i) => totals[i] === best);
-  const pick = ties[fnv1a(info.uid || info.key) % ties.length]!;
-  return { node: pick.name };
+  let pick = feasible[0]!;
+  if (feasible.length > 1) {
+    const totals = scoreNodes(info, feasible, snapshot);
+    const best = Math.max(...totals);
+    const ties = feasible.filter((_, i) => totals[i] === best);
+    pick = ties[fnv1a(info.uid || info.key) % ties.length]!;
+  }
+  const waitForClaims = claims ? state.volumes.delayed.map((d) => d.claim) : [];
+  return waitForClaims.length > 0 ? { node: pick.name, waitForClaims } : { node: pick.name };
 }

@@ -2,7 +2,8 @@
  * `Snapshot`: the scheduler's view of the cluster (kube-scheduler's cache + `NodeInfo`): every
  * node with what the pods bound to it already take — requested cpu/memory/pods, host ports in
  * use — plus the indexes scoring needs (pods per owner per node, nodes per image, pods that
- * carry affinity terms, namespace labels).
+ * carry affinity terms, namespace labels), and beside them the claims, volumes and storage
+ * classes VolumeBinding reads ({@linkcode VolumeView}, `snapshot.volumes`).
  *
  * It is updated incrementally (`setNode`, `setPod`, `deletePod`, …) by the scheduler's watch,
  * and read synchronously by {@linkcode schedulePod}, so one scheduling decision always sees one
@@ -31,6 +32,7 @@ import {
   podInfo,
   type Resources,
 } from "./pod_info.ts";
+import { VolumeView } from "./volumes.ts";
 
 /** The taint a node whose Ready condition is False (or missing) carries. */
 export const TAINT_NOT_READY = "node.kubernetes.io/not-ready";
@@ -153,6 +155,8 @@ export class Snapshot {
    * `nextStartNodeIndex`), so that stopping early still gives every node its turn.
    */
   nextStartNodeIndex = 0;
+  /** PersistentVolumeClaims, PersistentVolumes and StorageClasses */
+  readonly volumes = new VolumeView();
   readonly #nodes = new Map<string, NodeInfo>();
   #sorted: NodeInfo[] | undefined;
   /** bound pods by `namespace/name` */
@@ -167,16 +171,21 @@ export class Snapshot {
   /** pods on known nodes with any pod affinity or anti-affinity term */
   readonly #affinityPods = new Set<PodInfo>();
 
-  /** A snapshot of these objects (Nodes, Pods and optionally Namespaces). */
+  /**
+   * A snapshot of these objects: Nodes, Pods and optionally Namespaces and storage objects
+   * (PersistentVolumeClaims, PersistentVolumes, StorageClasses, told apart by `kind`).
+   */
   static of(
     nodes: readonly KubeObject[],
     pods: readonly KubeObject[] = [],
     namespaces: readonly KubeObject[] = [],
+    storage: readonly KubeObject[] = [],
   ): Snapshot {
     const s = new Snapshot();
     for (const n of nodes) s.setNode(n);
     for (const p of pods) s.setPod(p);
     for (const ns of namespaces) s.setNamespace(ns);
+    for (const obj of storage) s.volumes.set(obj);
     return s;
   }
 
