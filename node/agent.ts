@@ -18,6 +18,14 @@
  * {@linkcode Agent.endpoints}): they give containers their service environment variables
  * (node/service_env.ts) and feed the service proxy.
  *
+ * Storage: the agent keeps caches of the PersistentVolumeClaims, PersistentVolumes and
+ * StorageClasses (kept in the local cache too, so a restarted agent cut off from the control
+ * plane still mounts its pods' claims). A pod gets no sandbox until each claim it mounts is
+ * bound to a volume (node/volumes.ts `resolveClaims`; it is asked again as soon as one of its
+ * claims or their volumes changes); its claims are bind-mounted from their volumes' host
+ * directories. The agent also runs the local-path provisioner (node/local_path.ts), which
+ * makes and deletes the volumes of class `edge.io/local-path` on this node.
+ *
  * @module
  */
 
@@ -36,6 +44,7 @@ import {
   isClusterDomain,
 } from "./cluster_network.ts";
 import { EventRecorder } from "./events.ts";
+import { LocalPathProvisioner } from "./local_path.ts";
 import { logHandler } from "./log_server.ts";
 import { runCommand } from "./_podman_command.ts";
 import { NodeNetwork } from "./node_network.ts";
@@ -51,12 +60,25 @@ import {
   resolvConfText,
 } from "./pod_dns.ts";
 import { PodmanRuntime } from "./podman_runtime.ts";
-import { type PodInputs, PodWorker } from "./pod_worker.ts";
+import { type PodInputs, PodWorker, type VolumesNotReady } from "./pod_worker.ts";
 import { Reflector } from "./reflector.ts";
 import { NodeHeartbeat } from "./registration.ts";
 import { type ContainerRuntime, RuntimeError } from "./runtime.ts";
 import { serviceEnvVars } from "./service_env.ts";
-import { podDir, prepareVolumes, referencedSources, removePodDir } from "./volumes.ts";
+import {
+  type ClaimLookup,
+  makeSubPath,
+  podDir,
+  prepareVolumes,
+  referencedSources,
+  removePodDir,
+  resolveClaims,
+} from "./volumes.ts";
+import {
+  LOCAL_PATH_PROVISIONER,
+  podClaimNames,
+  volumeClaimRef,
+} from "../storage/persistent_volumes.ts";
 
 /** The version the agent reports as kubeletVersion. */
 export const AGENT_VERSION = "v1.32.0-edge";
@@ -107,6 +129,8 @@ export interface AgentOptions {
 
 /** How long a container start waits for the first list of Services (kubelet refuses sooner). */
 const SERVICES_SYNC_WAIT_MS = 10_000;
+/** How long a pod with claims waits for the first list of claims and volumes. */
+const STORAGE_SYNC_WAIT_MS = 10_000;
 
 function podKey(ns: string | undefined, name: string | undefined): string {
   return `${ns ?? ""}/${name ?? ""}`;
@@ -132,6 +156,17 @@ export class Agent {
   #nodes!: ObjectCache;
   #services!: ObjectCache;
   #endpoints!: ObjectCache;
+  #claims!: ObjectCache;
+  #volumes!: ObjectCache;
+  #classes!: ObjectCache;
+  #provisioner: LocalPathProvisioner | undefined;
+  readonly #provisionerEvents: EventRecorder;
+  /** by pod uid: the volume each claim of the pod was mounted from (kept while it runs) */
+  readonly #mounted = new Map<string, Record<string, KubeObject>>();
+  readonly #claimLookup: ClaimLookup = {
+    claim: (namespace, name) => this.#claims.get(namespace, name),
+    volume: (name) => this.#volumes.get("", name),
+  };
   #nodeNetwork: NodeNetwork | undefined;
   #serviceProxy: ServiceProxy | undefined;
   #stopped = false;
@@ -157,6 +192,12 @@ export class Agent {
       client: this.#client,
       clock: this.#clock,
       nodeName: options.nodeName,
+    });
+    this.#provisionerEvents = new EventRecorder({
+      client: this.#client,
+      clock: this.#clock,
+      nodeName: options.nodeName,
+      component: `${LOCAL_PATH_PROVISIONER}_${options.nodeName}`,
     });
   }
 
@@ -193,6 +234,21 @@ export class Agent {
   /** Every Endpoints object of the cluster (all namespaces), kept current. */
   get endpoints(): ObjectCache {
     return this.#endpoints;
+  }
+
+  /** Every PersistentVolumeClaim of the cluster (all namespaces), kept current. */
+  get persistentVolumeClaims(): ObjectCache {
+    return this.#claims;
+  }
+
+  /** Every PersistentVolume of the cluster, kept current. */
+  get persistentVolumes(): ObjectCache {
+    return this.#volumes;
+  }
+
+  /** Every StorageClass of the cluster, kept current. */
+  get storageClasses(): ObjectCache {
+    return this.#classes;
   }
 
   /** The podman network new sandboxes join, undefined while it is not ready. */
@@ -248,6 +304,16 @@ export class Agent {
     this.#nodes = await open("/api/v1/nodes");
     this.#services = await open("/api/v1/services", "services");
     this.#endpoints = await open("/api/v1/endpoints", "endpoints");
+    this.#claims = await open("/api/v1/persistentvolumeclaims", "persistentvolumeclaims");
+    this.#volumes = await open("/api/v1/persistentvolumes", "persistentvolumes");
+    this.#classes = await open("/apis/storage.k8s.io/v1/storageclasses", "storageclasses");
+    this.#claims.subscribe((_, claim) =>
+      this.#claimChanged(claim.metadata.namespace ?? "", claim.metadata.name ?? "")
+    );
+    this.#volumes.subscribe((_, volume) => {
+      const ref = volumeClaimRef(volume);
+      if (ref) this.#claimChanged(ref.namespace, ref.name);
+    });
     if (this.#o.podNetwork ?? this.#o.runtime === undefined) {
       this.#nodeNetwork = new NodeNetwork({
         nodeName: this.#o.nodeName,
@@ -284,6 +350,20 @@ export class Agent {
     this.#nodes.start();
     this.#services.start();
     this.#endpoints.start();
+    this.#claims.start();
+    this.#volumes.start();
+    this.#classes.start();
+    this.#provisioner = new LocalPathProvisioner({
+      nodeName: this.#o.nodeName,
+      dataDir: dir,
+      client: this.#client,
+      claims: this.#claims,
+      volumes: this.#volumes,
+      classes: this.#classes,
+      events: this.#provisionerEvents.record,
+      clock: this.#clock,
+    });
+    this.#provisioner.start();
     if (this.#o.serviceProxy ?? this.#o.runtime === undefined) {
       this.#serviceProxy = new ServiceProxy({
         services: this.#services,
@@ -410,10 +490,15 @@ export class Agent {
     await this.#reflector?.stop();
     await this.#nodeNetwork?.stop();
     await this.#serviceProxy?.stop();
-    await Promise.all([this.#nodes?.stop(), this.#services?.stop(), this.#endpoints?.stop()]);
+    await this.#provisioner?.stop();
+    await Promise.all(
+      [this.#nodes, this.#services, this.#endpoints, this.#claims, this.#volumes, this.#classes]
+        .map((cache) => cache?.stop()),
+    );
     await this.#heartbeat?.stop();
     for (const { worker } of this.#workers.values()) worker.close();
     this.#events.close();
+    this.#provisionerEvents.close();
     await this.#server?.shutdown();
     this.#cache?.close();
     this.#client.close();
@@ -447,6 +532,8 @@ export class Agent {
         nodeName: this.#o.nodeName,
         hostIP: this.#nodeIp,
         inputs: (p) => this.#inputs(p),
+        volumesReady: (p) => this.#volumesReady(p),
+        makeSubPath,
         dns: (p) => this.#podDns(p),
         network: () => this.#nodeNetwork?.podNetwork,
         onStatus: (status) => this.#afterSync(uid, status),
@@ -476,6 +563,19 @@ export class Agent {
     }
   }
 
+  /**
+   * A claim changed, or a volume naming it: pods waiting for it to be bound are asked again at
+   * once instead of at their next relist.
+   */
+  #claimChanged(namespace: string, name: string): void {
+    for (const [uid, { worker, pod }] of this.#workers) {
+      if (!worker.waitingForVolumes || pod.metadata.namespace !== namespace) continue;
+      if (!podClaimNames(pod).includes(name)) continue;
+      worker.sync(pod).then((status) => this.#afterSync(uid, status))
+        .catch((e) => console.error(`agent: sync ${pod.metadata.name}:`, e));
+    }
+  }
+
   /** The pod is gone from the API: stop its containers, drop its state. */
   #forget(pod: KubeObject): void {
     const uid = pod.metadata.uid!;
@@ -483,6 +583,7 @@ export class Agent {
     const entry = this.#workers.get(uid);
     this.#workers.delete(uid);
     this.#reported.delete(uid);
+    this.#mounted.delete(uid);
     this.#cache.delete(["pod", uid]).catch(() => {});
     (async () => {
       if (entry && !entry.worker.terminated) await entry.worker.terminate(pod);
@@ -513,6 +614,7 @@ export class Agent {
       if (live.has(sandbox.podUid)) continue;
       const entry = this.#workers.get(sandbox.podUid);
       this.#workers.delete(sandbox.podUid);
+      this.#mounted.delete(sandbox.podUid);
       entry?.worker.close();
       await this.#runtime.removeSandbox(sandbox.podUid);
       await removePodDir(this.#o.dataDir, sandbox.podUid);
@@ -588,7 +690,12 @@ export class Agent {
         if (data) into[name] = data;
       }
     }
-    const volumeDirs = await prepareVolumes(this.#o.dataDir, pod, { configMaps, secrets });
+    const claims = this.#claimVolumes(pod);
+    const volumeDirs = await prepareVolumes(this.#o.dataDir, pod, {
+      configMaps,
+      secrets,
+      ...(claims ? { claims } : {}),
+    });
     const inputs: PodInputs = {
       configMaps,
       secrets,
@@ -604,6 +711,30 @@ export class Agent {
       });
     }
     return inputs;
+  }
+
+  /**
+   * Whether the pod's claims can be mounted (each Bound to a volume that names it). Like the
+   * service variables, this waits (bounded) for the first list of claims and volumes.
+   */
+  async #volumesReady(pod: KubeObject): Promise<VolumesNotReady | undefined> {
+    if (podClaimNames(pod).length === 0) return undefined;
+    for (const cache of [this.#claims, this.#volumes]) {
+      await cache.waitSynced(STORAGE_SYNC_WAIT_MS, this.#abort.signal);
+    }
+    return resolveClaims(pod, this.#claimLookup).notReady;
+  }
+
+  /**
+   * The volume of each claim the pod mounts. A claim keeps the volume it was first mounted
+   * from while the pod lives, as kubelet keeps what it mounted, even if the claim changes.
+   */
+  #claimVolumes(pod: KubeObject): Record<string, KubeObject> | undefined {
+    if (podClaimNames(pod).length === 0) return undefined;
+    const uid = pod.metadata.uid!;
+    const claims = { ...resolveClaims(pod, this.#claimLookup).claims, ...this.#mounted.get(uid) };
+    this.#mounted.set(uid, claims);
+    return claims;
   }
 
   async #fetchData(

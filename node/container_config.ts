@@ -2,8 +2,9 @@
  * Turning a Pod's container into the runtime's {@linkcode ContainerConfig}, as kubelet's
  * `generateContainerConfig` does: command and args with `$(VAR)` expansion, the environment
  * (literal values, `fieldRef`, `resourceFieldRef`, `configMapKeyRef`, `secretKeyRef`,
- * `envFrom`), volume mounts (with `subPath`/`subPathExpr`), cpu and memory limits, and the
- * spec hash that tells the pod worker a container must be replaced.
+ * `envFrom`), volume mounts (with `subPath`/`subPathExpr`; read-only for configMap and secret
+ * volumes and claims mounted `readOnly`), cpu and memory limits, and the spec hash that tells
+ * the pod worker a container must be replaced.
  *
  * ConfigMaps, Secrets and volume directories are looked up by the caller and handed in as a
  * {@linkcode ContainerInputs}; a missing non-optional reference is a `RuntimeError` with reason
@@ -295,18 +296,27 @@ function checkSubPath(subPath: string, container: string): void {
   }
 }
 
-/**
- * Bind mounts for the container's `volumeMounts`. ConfigMap and Secret volumes are always
- * read-only, as in Kubernetes.
- *
- * @throws {RuntimeError} `CreateContainerConfigError` for a volume without a host directory
- */
-export function containerMounts(
+/** A `subPath` of a volume a container mounts: the directory to have inside the volume's. */
+export interface SubPath {
+  /** the pod's volume name */
+  volume: string;
+  /** the volume's host directory */
+  volumeDir: string;
+  /** the relative path inside it (`subPath`, or `subPathExpr` expanded) */
+  subPath: string;
+}
+
+interface ResolvedMount {
+  mount: Mount;
+  subPath?: SubPath;
+}
+
+function resolveMounts(
   pod: KubeObject,
   container: ContainerValue,
   env: ReadonlyArray<{ name: string; value: string }>,
   volumeDirs: Readonly<Record<string, string>>,
-): Mount[] {
+): ResolvedMount[] {
   const spec = pod.spec as PodSpecValue;
   const vars = new Map(env.map((e) => [e.name, e.value]));
   return (container.volumeMounts ?? []).map((m) => {
@@ -319,13 +329,49 @@ export function containerMounts(
     const subPath = m.subPathExpr !== undefined ? expandVars(m.subPathExpr, vars) : m.subPath;
     if (subPath) checkSubPath(subPath, container.name);
     const volume = spec.volumes?.find((v) => v.name === m.name);
-    const alwaysReadOnly = volume?.configMap !== undefined || volume?.secret !== undefined;
-    return {
+    const alwaysReadOnly = volume?.configMap !== undefined || volume?.secret !== undefined ||
+      volume?.persistentVolumeClaim?.readOnly === true;
+    const mount = {
       hostPath: subPath ? `${dir.replace(/\/+$/, "")}/${subPath}` : dir,
       containerPath: m.mountPath,
       readOnly: m.readOnly === true || alwaysReadOnly,
     };
+    return subPath ? { mount, subPath: { volume: m.name, volumeDir: dir, subPath } } : { mount };
   });
+}
+
+/**
+ * Bind mounts for the container's `volumeMounts`. ConfigMap and Secret volumes are always
+ * read-only, as in Kubernetes, and so is every mount of a claim whose volume source says
+ * `persistentVolumeClaim.readOnly: true`.
+ *
+ * @throws {RuntimeError} `CreateContainerConfigError` for a volume without a host directory
+ *   or a subPath that is absolute or climbs out with `..`
+ */
+export function containerMounts(
+  pod: KubeObject,
+  container: ContainerValue,
+  env: ReadonlyArray<{ name: string; value: string }>,
+  volumeDirs: Readonly<Record<string, string>>,
+): Mount[] {
+  return resolveMounts(pod, container, env, volumeDirs).map((r) => r.mount);
+}
+
+/**
+ * The subPaths the container's `volumeMounts` use (`subPathExpr` expanded with `env`), which
+ * must exist in their volumes before the container is made: kubelet creates missing ones.
+ *
+ * @throws {RuntimeError} as {@linkcode containerMounts}
+ */
+export function containerSubPaths(
+  pod: KubeObject,
+  container: ContainerValue,
+  env: ReadonlyArray<{ name: string; value: string }>,
+  volumeDirs: Readonly<Record<string, string>>,
+): SubPath[] {
+  return resolveMounts(pod, container, env, volumeDirs).flatMap((r) =>
+    r.subPath ? [r.subPath] : []
+  );
 }
 
 /**

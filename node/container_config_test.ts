@@ -3,6 +3,7 @@ import { testPod } from "./_worker_test_pod.ts";
 import {
   containerConfigFor,
   type ContainerInputs,
+  containerSubPaths,
   expandVars,
   specHash,
 } from "./container_config.ts";
@@ -202,4 +203,67 @@ Deno.test("containerConfigFor() mounts the pod's own resolv.conf unless the cont
   });
   const mounts = containerConfigFor(own, first(own), "app", 0, { ...inputs, resolvConf }).mounts;
   assert.deepEqual(mounts.map((m) => m.hostPath), ["/var/lib/edge/uid-1/data/r"]);
+});
+
+Deno.test("containerConfigFor() mounts every mount of a readOnly claim read-only", () => {
+  const pod = testPod({
+    volumes: [
+      { name: "data", persistentVolumeClaim: { claimName: "shared", readOnly: true } },
+      { name: "cfg", persistentVolumeClaim: { claimName: "settings" } },
+    ],
+    containers: [{
+      name: "web",
+      image: "busybox:1.36",
+      volumeMounts: [
+        { name: "data", mountPath: "/data" },
+        { name: "data", mountPath: "/sub", subPath: "web", readOnly: false },
+        { name: "cfg", mountPath: "/etc/app" },
+        { name: "cfg", mountPath: "/etc/ro", readOnly: true },
+      ],
+    }],
+  });
+  assert.deepEqual(containerConfigFor(pod, first(pod), "app", 0, inputs).mounts, [
+    { hostPath: "/var/lib/edge/uid-1/data", containerPath: "/data", readOnly: true },
+    { hostPath: "/var/lib/edge/uid-1/data/web", containerPath: "/sub", readOnly: true },
+    { hostPath: "/var/lib/edge/uid-1/cfg", containerPath: "/etc/app", readOnly: false },
+    { hostPath: "/var/lib/edge/uid-1/cfg", containerPath: "/etc/ro", readOnly: true },
+  ]);
+});
+
+Deno.test("containerSubPaths() lists the subPaths to make, subPathExpr expanded", () => {
+  const pod = testPod({
+    volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data" } }],
+    containers: [{
+      name: "web",
+      image: "busybox:1.36",
+      env: [{ name: "POD", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+      volumeMounts: [
+        { name: "data", mountPath: "/data" },
+        { name: "data", mountPath: "/sub", subPath: "nested/dir" },
+        { name: "data", mountPath: "/logs", subPathExpr: "logs/$(POD)" },
+      ],
+    }],
+  });
+  const config = containerConfigFor(pod, first(pod), "app", 0, inputs);
+  assert.deepEqual(containerSubPaths(pod, first(pod), config.env, inputs.volumeDirs), [
+    { volume: "data", volumeDir: "/var/lib/edge/uid-1/data", subPath: "nested/dir" },
+    { volume: "data", volumeDir: "/var/lib/edge/uid-1/data", subPath: "logs/p" },
+  ]);
+  assert.deepEqual(config.mounts.map((m) => m.hostPath), [
+    "/var/lib/edge/uid-1/data",
+    "/var/lib/edge/uid-1/data/nested/dir",
+    "/var/lib/edge/uid-1/data/logs/p",
+  ]);
+  const escaping = testPod({
+    volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data" } }],
+    containers: [{
+      name: "web",
+      image: "busybox:1.36",
+      volumeMounts: [{ name: "data", mountPath: "/x", subPath: "a/../../etc" }],
+    }],
+  });
+  assert.throws(
+    () => containerSubPaths(escaping, first(escaping), [], inputs.volumeDirs),
+    (e: unknown) => e instanceof RuntimeError && e.reason === "CreateContainerConfigError",
+  );
 });

@@ -1,6 +1,8 @@
 /**
  * `EventRecorder`: the agent's pod Events (`Pulled`, `Created`, `Started`, `Killing`, `BackOff`,
- * `Unhealthy`, `Failed`), worded and shaped as kubelet's so `kubectl describe pod` shows them.
+ * `Unhealthy`, `Failed`, `FailedMount`), worded and shaped as kubelet's so `kubectl describe pod`
+ * shows them. The local-path provisioner records on claims and volumes through a recorder of
+ * its own (`component`); the involved object's kind comes from the object (Pod when unset).
  *
  * Like client-go's event correlator, a repeat of the same (pod uid, reason, message) within
  * 10 minutes of its last occurrence bumps the existing Event's `count` and `lastTimestamp`
@@ -25,7 +27,10 @@ import { ApiError } from "../storage/status.ts";
 /** An Event's `type`. */
 export type EventType = "Normal" | "Warning";
 
-/** Records one occurrence of a pod Event; `fieldPath` names the container, e.g. `spec.containers{web}`. */
+/**
+ * Records one occurrence of an Event about `pod` (or another object carrying `kind` and
+ * `apiVersion`); `fieldPath` names the container, e.g. `spec.containers{web}`.
+ */
 export type RecordEvent = (
   pod: KubeObject,
   reason: string,
@@ -46,6 +51,8 @@ export interface EventRecorderOptions {
   clock: Clock;
   /** `source.host` and `reportingInstance` */
   nodeName: string;
+  /** `source.component` and `reportingComponent` (default `kubelet`) */
+  component?: string;
   /** Events waiting to be sent; more are dropped (default 256) */
   maxQueued?: number;
 }
@@ -54,7 +61,7 @@ export interface EventRecorderOptions {
 const CORRELATE_MS = 10 * 60 * 1000;
 /** How many recent Events are remembered for correlation (client-go's LRU size). */
 const MAX_REMEMBERED = 4096;
-const COMPONENT = "kubelet";
+const KUBELET = "kubelet";
 
 interface Recorded {
   event: KubeObject & { count: number; lastTimestamp: string };
@@ -142,14 +149,15 @@ export class EventRecorder {
     now: string,
   ): Recorded["event"] {
     const namespace = pod.metadata.namespace ?? "default";
+    const component = this.#options.component ?? KUBELET;
     const nanos = BigInt(this.#options.clock.now()) * 1_000_000n + BigInt(this.#seq++ % 1_000_000);
     return {
       apiVersion: "v1",
       kind: "Event",
       metadata: { name: `${pod.metadata.name}.${nanos.toString(16)}`, namespace },
       involvedObject: {
-        apiVersion: "v1",
-        kind: "Pod",
+        apiVersion: pod.apiVersion || "v1",
+        kind: pod.kind || "Pod",
         name: pod.metadata.name,
         namespace,
         uid: pod.metadata.uid,
@@ -159,8 +167,8 @@ export class EventRecorder {
       reason,
       message,
       type,
-      source: { component: COMPONENT, host: this.#options.nodeName },
-      reportingComponent: COMPONENT,
+      source: { component, host: this.#options.nodeName },
+      reportingComponent: component,
       reportingInstance: this.#options.nodeName,
       firstTimestamp: now,
       lastTimestamp: now,

@@ -1,8 +1,9 @@
 /**
- * `ObjectCache`: the agent's local copy of one collection (Services, Endpoints, Nodes), kept
- * current by a {@linkcode Reflector} and indexed by namespace, with change listeners. The
- * Services and Endpoints caches feed the pods' service environment variables and the service
- * proxy; the Nodes cache feeds the routes to other nodes' pod CIDRs.
+ * `ObjectCache`: the agent's local copy of one collection (Services, Endpoints, Nodes, claims,
+ * volumes, StorageClasses), kept current by a {@linkcode Reflector} and indexed by namespace,
+ * with change listeners. The Services and Endpoints caches feed the pods' service environment
+ * variables and the service proxy; the Nodes cache feeds the routes to other nodes' pod CIDRs;
+ * the storage caches feed the pods' volume mounts and the local-path provisioner.
  *
  * With `persist`, the copy is also kept in the agent's Deno KV, so an agent restarted while the
  * control plane is away starts from what it last saw (and counts as synced), and resumes the
@@ -30,6 +31,20 @@ export type CacheEvent = "ADDED" | "MODIFIED" | "DELETED";
 /** Called for every change of the cache, after the cache has changed. */
 export type CacheListener = (type: CacheEvent, obj: KubeObject) => void;
 
+/** The read side of an {@linkcode ObjectCache}: what its users need (and tests fake). */
+export interface CacheView {
+  /** One object by namespace ("" for cluster-scoped kinds) and name. */
+  get(namespace: string, name: string): KubeObject | undefined;
+  /** The objects of one namespace ("" for cluster-scoped kinds), or of all when undefined. */
+  list(namespace?: string): KubeObject[];
+  /** Call `listener` on every change from now on; returns the function that stops it. */
+  subscribe(listener: CacheListener): () => void;
+  /** Whether the copy has been listed from the API (or loaded from the persisted copy). */
+  readonly synced: boolean;
+  /** Resolves `true` once synced, `false` if `ms` pass first. */
+  waitSynced(ms: number, signal?: AbortSignal): Promise<boolean>;
+}
+
 /** Options of {@linkcode ObjectCache.open}. */
 export interface ObjectCacheOptions {
   client: ApiClient;
@@ -45,7 +60,7 @@ export interface ObjectCacheOptions {
 }
 
 /** A list+watch copy of one collection, by namespace and name. */
-export class ObjectCache {
+export class ObjectCache implements CacheView {
   readonly #options: ObjectCacheOptions;
   readonly #clock: Clock;
   readonly #byNamespace = new Map<string, Map<string, KubeObject>>();

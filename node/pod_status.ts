@@ -1,7 +1,8 @@
 /**
  * A pod's status from what the runtime shows, as kubelet's `generateAPIPodStatus`: the phase
- * (`getPhase`), the PodScheduled/Initialized/ContainersReady/Ready conditions (`generate.go`),
- * IPs, start time, QoS class and the init and app container statuses in spec order.
+ * (`getPhase`), the PodReadyToStartContainers/Initialized/Ready/ContainersReady/PodScheduled
+ * conditions (`generate.go`), IPs, start time, QoS class and the init and app container
+ * statuses in spec order.
  *
  * Pure: the pod worker gathers the runtime's view, the probe results and the reasons it could
  * not start containers, and reports what this returns.
@@ -42,6 +43,11 @@ export interface PodStatusOptions {
   hostIP?: string;
   /** the pod is finished for good (deleted and its containers stopped): the phase is terminal */
   terminal?: boolean;
+  /**
+   * why the pod has no sandbox yet (its volumes cannot be mounted): the reason and message of
+   * its `PodReadyToStartContainers` condition
+   */
+  notReadyToStart?: { reason: string; message: string };
 }
 
 /** Kubernetes' timestamp format: RFC 3339 in UTC, whole seconds. */
@@ -231,7 +237,26 @@ function readyCondition(
   return { status: "False", reason: "ReadinessGatesNotReady", message: messages.join(", ") };
 }
 
-const KUBELET_CONDITIONS = new Set(["PodScheduled", "Initialized", "ContainersReady", "Ready"]);
+/**
+ * kubelet's `PodReadyToStartContainers`: True once the pod has a sandbox (network and all),
+ * False before, with the reason it cannot get one when there is one, and after termination.
+ */
+function readyToStartCondition(
+  sandbox: SandboxStatus | undefined,
+  options: PodStatusOptions,
+): Pick<Condition, "status" | "reason" | "message"> {
+  if (sandbox && options.terminal !== true) return { status: "True" };
+  const blocked = options.terminal === true ? undefined : options.notReadyToStart;
+  return blocked ? { status: "False", ...blocked } : { status: "False" };
+}
+
+const KUBELET_CONDITIONS = new Set([
+  "PodReadyToStartContainers",
+  "PodScheduled",
+  "Initialized",
+  "ContainersReady",
+  "Ready",
+]);
 
 function condition(
   type: string,
@@ -287,6 +312,12 @@ export function podStatus(
   const prevConditions = previous.conditions ?? [];
   const containersReady = containersReadyCondition(spec, app, phase);
   const conditions: Condition[] = [
+    condition(
+      "PodReadyToStartContainers",
+      readyToStartCondition(sandbox, options),
+      prevConditions,
+      now,
+    ),
     condition("Initialized", initializedCondition(spec, init, app, phase), prevConditions, now),
     condition("Ready", readyCondition(spec, containersReady, prevConditions), prevConditions, now),
     condition("ContainersReady", containersReady, prevConditions, now),

@@ -103,6 +103,7 @@ Deno.test("podStatus() reports running, lastState and restartCount from the newe
   assert.deepEqual(status.hostIPs, [{ ip: "192.168.1.10" }]);
   assert.equal(status.qosClass, "BestEffort");
   assert.deepEqual(status.conditions?.map((c) => [c.type, c.status]), [
+    ["PodReadyToStartContainers", "True"],
     ["Initialized", "True"],
     ["Ready", "True"],
     ["ContainersReady", "True"],
@@ -146,4 +147,46 @@ Deno.test("podStatus() shows a waiting reason with the last terminated state for
   assert.deepEqual(status.containerStatuses?.[0]?.state, { waiting: reason });
   assert.equal(status.containerStatuses?.[0]?.lastState?.terminated?.exitCode, 1);
   assert.equal(status.containerStatuses?.[0]?.restartCount, 2);
+});
+
+Deno.test("podStatus() reports PodReadyToStartContainers False with the reason the pod has no sandbox", () => {
+  const pod = testPod({ containers: [{ name: "web", image: "busybox:1.36" }] });
+  const notReadyToStart = {
+    reason: "PersistentVolumeClaimNotBound",
+    message: 'persistentvolumeclaim "data" is not bound',
+  };
+  const blocked = podStatus(pod, undefined, [], probes, NOW, new Map(), { notReadyToStart });
+  const at = (s: typeof blocked, type: string) => s.conditions?.find((c) => c.type === type);
+  assert.deepEqual(at(blocked, "PodReadyToStartContainers"), {
+    type: "PodReadyToStartContainers",
+    status: "False",
+    lastTransitionTime: "2024-01-01T00:10:00Z",
+    ...notReadyToStart,
+  });
+  assert.equal(blocked.phase, "Pending");
+  assert.deepEqual(blocked.containerStatuses?.[0]?.state, {
+    waiting: { reason: "ContainerCreating" },
+  });
+
+  const started = podStatus(
+    { ...pod, status: blocked },
+    sandbox,
+    [runtimeContainer(0, "running")],
+    probes,
+    NOW + 5_000,
+    new Map(),
+    { notReadyToStart },
+  );
+  assert.deepEqual(at(started, "PodReadyToStartContainers"), {
+    type: "PodReadyToStartContainers",
+    status: "True",
+    lastTransitionTime: "2024-01-01T00:10:05Z",
+  });
+  assert.equal(started.conditions?.filter((c) => c.type === "PodReadyToStartContainers").length, 1);
+
+  const ended = podStatus({ ...pod, status: started }, sandbox, [], probes, NOW, new Map(), {
+    terminal: true,
+  });
+  assert.equal(at(ended, "PodReadyToStartContainers")?.status, "False");
+  assert.equal(at(ended, "PodReadyToStartContainers")?.reason, undefined);
 });

@@ -4,7 +4,8 @@
  * with what the runtime has (found by labels, so a restarted agent adopts what is running)
  * and takes the next steps:
  *
- * 1. create the sandbox when it is missing;
+ * 1. create the sandbox when it is missing, once the pod's volumes can be mounted (the
+ *    `volumesReady` hook: a PersistentVolumeClaim must be bound first);
  * 2. kill running app containers whose spec hash changed (they are replaced at once) or whose
  *    liveness/startup probe failed;
  * 3. run init containers one at a time, in order, each to a zero exit; a failed one is
@@ -20,7 +21,14 @@
  * `onStatus`.
  *
  * Along the way the worker reports kubelet's pod Events through the `events` option: `Pulled`,
- * `Created`, `Started`, `Killing`, `BackOff`, `Unhealthy` and `Failed`.
+ * `Created`, `Started`, `Killing`, `BackOff`, `Unhealthy`, `Failed` and `FailedMount`.
+ *
+ * While `volumesReady` reports a problem, the pod gets no sandbox: its containers wait
+ * (`ContainerCreating`), its `PodReadyToStartContainers` condition is False with the problem's
+ * reason and message, a `FailedMount` Event says why once the problem has lasted 5 s (again
+ * when it changes, and every two minutes while it lasts, as kubelet's mount wait times out),
+ * and each relist asks again. A pod that has its sandbox is never stopped for its volumes: like kubelet, the worker
+ * keeps what it mounted.
  *
  * A pod with `metadata.deletionTimestamp` is terminated: every container gets SIGTERM with
  * the grace period, then the sandbox is removed and a terminal status is returned.
@@ -47,6 +55,7 @@ import { Backoff, formatDuration } from "./backoff.ts";
 import {
   containerConfigFor,
   type ContainerInputs,
+  containerSubPaths,
   specHash,
   usesPodIP,
 } from "./container_config.ts";
@@ -66,6 +75,16 @@ import {
 /** What the worker needs from outside the Pod to make its containers. */
 export type PodInputs = Omit<ContainerInputs, "podIP" | "hostIP">;
 
+/** Why a pod's volumes cannot be mounted yet (see {@linkcode PodWorkerOptions.volumesReady}). */
+export interface VolumesNotReady {
+  /** the `PodReadyToStartContainers` reason, e.g. `PersistentVolumeClaimNotBound` */
+  reason: string;
+  /** e.g. `persistentvolumeclaim "data" is not bound` */
+  message: string;
+  /** the pod's volumes that cannot be mounted, by name */
+  volumes: readonly string[];
+}
+
 /** How a {@linkcode PodWorker} is wired to the node. */
 export interface PodWorkerOptions {
   runtime: ContainerRuntime;
@@ -84,6 +103,19 @@ export interface PodWorkerOptions {
   onStatus?: (status: PodStatus) => void;
   /** where the worker's pod Events go (see node/events.ts); dropped by default */
   events?: RecordEvent;
+  /**
+   * Whether the pod's volumes can be mounted (its PersistentVolumeClaims are bound), asked
+   * before its sandbox is made; undefined means ready. Without it every pod is ready.
+   */
+  volumesReady?: (
+    pod: KubeObject,
+  ) => VolumesNotReady | undefined | Promise<VolumesNotReady | undefined>;
+  /**
+   * Make a missing `subPath` directory inside a volume's host directory before a container
+   * mounts it (see node/volumes.ts `makeSubPath`); without it, subPaths are mounted as they
+   * are. A throw becomes `CreateContainerConfigError`.
+   */
+  makeSubPath?: (volumeDir: string, subPath: string) => Promise<void>;
   /** resolv.conf of a pod's sandbox (see node/pod_dns.ts); none keeps the runtime's */
   dns?: (pod: KubeObject) => SandboxConfig["dns"];
   /**
@@ -104,6 +136,14 @@ const MIN_GRACE_SECONDS = 2;
 const RELIST_MS = 1_000;
 /** Retry delay after the runtime itself failed (listing, sandbox creation). */
 const RUNTIME_RETRY_MS = 10_000;
+/**
+ * How long volumes may be unmountable before a FailedMount Event says so: a claim bound a
+ * moment ago may not have reached the agent's cache yet, and a pod that starts a second
+ * later has nothing to warn about.
+ */
+const FAILED_MOUNT_AFTER_MS = 5_000;
+/** How often a lasting FailedMount is reported again (kubelet's mount wait times out at ~2 min). */
+const FAILED_MOUNT_REPEAT_MS = 120_000;
 
 const NOT_PROBED: ProbeResults = { ready: () => false, started: () => false };
 
@@ -155,6 +195,12 @@ export class PodWorker {
   /** crash back-off key → the exit whose back-off was reported as an Event */
   readonly #crashBackOffsSeen = new Map<string, number>();
   #probes: PodProbes | undefined;
+  /** why the pod's volumes could not be mounted at the last sync */
+  #volumesNotReady: VolumesNotReady | undefined;
+  /** since when the pod's volumes could not be mounted */
+  #volumesNotReadySince: number | undefined;
+  /** the last FailedMount Event: its message and when */
+  #failedMount: { message: string; at: number } | undefined;
   #pod: KubeObject | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #queued = false;
@@ -176,6 +222,11 @@ export class PodWorker {
   /** True once the pod was terminated: its containers stopped and its sandbox removed. */
   get terminated(): boolean {
     return this.#final !== undefined;
+  }
+
+  /** True while the pod has no sandbox because its volumes cannot be mounted yet. */
+  get waitingForVolumes(): boolean {
+    return this.#volumesNotReady !== undefined && !this.#final;
   }
 
   /**
@@ -304,7 +355,17 @@ export class PodWorker {
       this.#probes ?? NOT_PROBED,
       this.#options.clock.now(),
       waiting,
-      { hostIP: this.#options.hostIP },
+      {
+        hostIP: this.#options.hostIP,
+        ...(this.#volumesNotReady && !sandbox
+          ? {
+            notReadyToStart: {
+              reason: this.#volumesNotReady.reason,
+              message: this.#volumesNotReady.message,
+            },
+          }
+          : {}),
+      },
     );
   }
 
@@ -325,6 +386,8 @@ export class PodWorker {
       this.#updateProbes(spec, uid, containers);
       return;
     }
+    if (this.#seen.sandbox) this.#volumesNotReady = undefined;
+    else if (!await this.#volumesMountable(pod)) return;
     const sandbox = this.#seen.sandbox ??
       await this.#options.runtime.createSandbox(this.#sandboxConfig(pod));
     const replaced = await this.#killUnwanted(pod, containers);
@@ -345,6 +408,35 @@ export class PodWorker {
     await this.#collectGarbage(uid);
     containers = await this.#observe(uid);
     this.#updateProbes(spec, uid, containers);
+  }
+
+  /**
+   * Ask `volumesReady` before a sandbox is made; while it reports a problem, remember it for
+   * the status and report it as a FailedMount Event (when new or changed, then every
+   * {@linkcode FAILED_MOUNT_REPEAT_MS}).
+   */
+  async #volumesMountable(pod: KubeObject): Promise<boolean> {
+    const problem = await this.#options.volumesReady?.(pod);
+    this.#volumesNotReady = problem;
+    const now = this.#options.clock.now();
+    if (!problem) {
+      this.#failedMount = undefined;
+      this.#volumesNotReadySince = undefined;
+      return true;
+    }
+    this.#volumesNotReadySince ??= now;
+    if (now - this.#volumesNotReadySince < FAILED_MOUNT_AFTER_MS) {
+      this.#wake(FAILED_MOUNT_AFTER_MS - (now - this.#volumesNotReadySince));
+      return false;
+    }
+    const message = `Unable to attach or mount volumes: unmounted volumes=` +
+      `[${problem.volumes.join(" ")}]: ${problem.message}`;
+    const last = this.#failedMount;
+    if (last?.message !== message || now - last.at >= FAILED_MOUNT_REPEAT_MS) {
+      this.#failedMount = { message, at: now };
+      this.#options.events?.(pod, "FailedMount", "Warning", message);
+    }
+    return false;
   }
 
   #updateProbes(spec: PodSpecValue, uid: string, containers: ContainerStatus[]): void {
@@ -557,6 +649,7 @@ export class PodWorker {
         podIP: sandbox.ip,
         hostIP: this.#options.hostIP,
       });
+      await this.#makeSubPaths(pod, c, config, inputs.volumeDirs);
     } catch (e) {
       return this.#failedStart(pod, kind, c.name, waitingFrom(e, "CreateContainerConfigError"));
     }
@@ -573,6 +666,28 @@ export class PodWorker {
     this.#event(pod, kind, c.name, "Created", "Normal", created);
     this.#started(pod, kind, c.name);
     return true;
+  }
+
+  /** Make the container's missing subPath directories (kubelet does so before mounting). */
+  async #makeSubPaths(
+    pod: KubeObject,
+    c: ContainerValue,
+    config: ContainerConfig,
+    volumeDirs: PodInputs["volumeDirs"],
+  ): Promise<void> {
+    const make = this.#options.makeSubPath;
+    if (!make) return;
+    for (const sub of containerSubPaths(pod, c, config.env, volumeDirs)) {
+      try {
+        await make(sub.volumeDir, sub.subPath);
+      } catch (e) {
+        throw new RuntimeError(
+          "CreateContainerConfigError",
+          `failed to create subPath directory for volumeMount "${sub.volume}" of container ` +
+            `"${c.name}": ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
+    }
   }
 
   async #startExisting(

@@ -5,7 +5,7 @@ import { TestRuntime } from "./_worker_test_runtime.ts";
 import { testPod } from "./_worker_test_pod.ts";
 import type { PodStatus } from "./pod_status.ts";
 import { FakeRuntime } from "./fake_runtime.ts";
-import { deletionGraceSeconds, PodWorker } from "./pod_worker.ts";
+import { deletionGraceSeconds, PodWorker, type VolumesNotReady } from "./pod_worker.ts";
 import { RuntimeError } from "./runtime.ts";
 
 const T0 = Date.parse("2024-01-01T00:00:00Z");
@@ -442,5 +442,179 @@ Deno.test("PodWorker reports a failed liveness probe as Unhealthy, then Killing"
     "Warning Unhealthy spec.containers{web}: Liveness probe failed: exit status 1",
     "Normal Killing spec.containers{web}: Container web failed liveness probe, will be restarted",
   ]);
+  worker.close();
+});
+
+/** A worker whose `volumesReady` reports `state.problem`, recording its Events. */
+function volumeWorker(
+  extra: Partial<ConstructorParameters<typeof PodWorker>[0]> = {},
+) {
+  const clock = new FakeClock(T0);
+  const runtime = new TestRuntime(clock);
+  const reported: PodStatus[] = [];
+  const events: string[] = [];
+  const state: { problem: VolumesNotReady | undefined; asked: number } = {
+    problem: {
+      reason: "PersistentVolumeClaimNotBound",
+      message: 'persistentvolumeclaim "data" is not bound',
+      volumes: ["data"],
+    },
+    asked: 0,
+  };
+  const worker = new PodWorker({
+    runtime,
+    clock,
+    nodeName: "edge-1",
+    hostIP: "192.168.1.10",
+    inputs: () => ({ configMaps: {}, secrets: {}, volumeDirs: { data: "/vol/data" } }),
+    volumesReady: () => {
+      state.asked++;
+      return Promise.resolve(state.problem);
+    },
+    onStatus: (s) => reported.push(s),
+    events: (_p, reason, type, message) => events.push(`${type} ${reason}: ${message}`),
+    ...extra,
+  });
+  return { clock, runtime, worker, reported, events, state };
+}
+
+const CLAIM_POD = {
+  volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data" } }],
+  containers: [app("web", { volumeMounts: [{ name: "data", mountPath: "/data" }] })],
+};
+
+const FAILED_MOUNT = "Warning FailedMount: Unable to attach or mount volumes: " +
+  'unmounted volumes=[data]: persistentvolumeclaim "data" is not bound';
+
+Deno.test("PodWorker.sync() makes no sandbox while volumesReady reports a problem, then starts the pod", async () => {
+  const pod = testPod(CLAIM_POD);
+  const { clock, runtime, worker, reported, events, state } = volumeWorker();
+  const status = await worker.sync(pod);
+  assert.equal(worker.waitingForVolumes, true);
+  assert.deepEqual(runtime.calls, [], "no sandbox, no image, no container");
+  const ready = status.conditions?.find((c) => c.type === "PodReadyToStartContainers");
+  assert.equal(ready?.status, "False");
+  assert.equal(ready?.reason, "PersistentVolumeClaimNotBound");
+  assert.equal(ready?.message, 'persistentvolumeclaim "data" is not bound');
+  assert.equal(status.phase, "Pending");
+  assert.deepEqual(status.containerStatuses?.[0]?.state, {
+    waiting: { reason: "ContainerCreating" },
+  });
+  assert.equal(events.length, 0, "a claim bound a moment ago is no reason for a warning");
+
+  // asked again at each relist; after 5 s a FailedMount says why, then every two minutes
+  await clock.advance(4_000);
+  assert.ok(state.asked >= 5, `asked ${state.asked} times`);
+  assert.equal(events.length, 0);
+  await clock.advance(1_000);
+  assert.deepEqual(events, [FAILED_MOUNT]);
+  await clock.advance(60_000);
+  assert.deepEqual(runtime.calls, []);
+  assert.deepEqual(events, [FAILED_MOUNT]);
+  await clock.advance(60_000);
+  assert.deepEqual(events, [FAILED_MOUNT, FAILED_MOUNT]);
+
+  state.problem = undefined;
+  await clock.advance(1_000);
+  assert.equal(worker.waitingForVolumes, false);
+  assert.deepEqual(runtime.calls.slice(0, 2), [
+    "createSandbox p",
+    "ensureImage busybox:1.36 IfNotPresent",
+  ]);
+  assert.ok(runtime.running("web"));
+  const latest = reported.at(-1);
+  assert.equal(latest?.phase, "Running");
+  const now = latest?.conditions?.find((c) => c.type === "PodReadyToStartContainers");
+  assert.equal(now?.status, "True");
+  assert.equal(now?.reason, undefined);
+  assert.equal(events.filter((e) => e.includes("FailedMount")).length, 2, "none once mounted");
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() reports a changed volume problem at once", async () => {
+  const pod = testPod(CLAIM_POD);
+  const { clock, worker, events, state } = volumeWorker();
+  state.problem = {
+    reason: "PersistentVolumeClaimNotFound",
+    message: 'persistentvolumeclaim "data" not found',
+    volumes: ["data"],
+  };
+  const status = await worker.sync(pod);
+  assert.equal(
+    status.conditions?.find((c) => c.type === "PodReadyToStartContainers")?.reason,
+    "PersistentVolumeClaimNotFound",
+  );
+  await clock.advance(5_000);
+  state.problem = {
+    reason: "PersistentVolumeClaimNotBound",
+    message: 'persistentvolumeclaim "data" is not bound',
+    volumes: ["data"],
+  };
+  await clock.advance(1_000);
+  assert.deepEqual(events, [
+    "Warning FailedMount: Unable to attach or mount volumes: unmounted volumes=[data]: " +
+    'persistentvolumeclaim "data" not found',
+    FAILED_MOUNT,
+  ]);
+  worker.close();
+});
+
+Deno.test("PodWorker keeps a running pod whose volumes later report a problem", async () => {
+  const pod = testPod(CLAIM_POD);
+  const { clock, runtime, worker, reported, state } = volumeWorker();
+  state.problem = undefined;
+  await worker.sync(pod);
+  assert.ok(runtime.running("web"));
+  state.problem = {
+    reason: "PersistentVolumeClaimNotFound",
+    message: 'persistentvolumeclaim "data" not found',
+    volumes: ["data"],
+  };
+  const asked = state.asked;
+  await clock.advance(10_000);
+  assert.equal(state.asked, asked, "not asked once the sandbox exists");
+  assert.ok(runtime.running("web"));
+  assert.ok(!runtime.calls.some((c) => c.startsWith("stop ")));
+  assert.equal(
+    reported.at(-1)?.conditions?.find((c) => c.type === "PodReadyToStartContainers")?.status,
+    "True",
+  );
+  worker.close();
+});
+
+Deno.test("PodWorker makes a container's subPath directories before creating it", async () => {
+  const pod = testPod({
+    volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data" } }],
+    containers: [app("web", {
+      env: [{ name: "POD", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+      volumeMounts: [
+        { name: "data", mountPath: "/data" },
+        { name: "data", mountPath: "/logs", subPathExpr: "logs/$(POD)" },
+      ],
+    })],
+  });
+  const made: string[] = [];
+  let failing = false;
+  const { clock, runtime, worker, state } = volumeWorker({
+    makeSubPath: (dir, sub) => {
+      if (failing) return Promise.reject(new Error("/vol/data/logs is a symbolic link"));
+      made.push(`${dir} ${sub}`);
+      return Promise.resolve();
+    },
+  });
+  state.problem = undefined;
+  failing = true;
+  const status = await worker.sync(pod);
+  assert.deepEqual(status.containerStatuses?.[0]?.state?.waiting, {
+    reason: "CreateContainerConfigError",
+    message: 'failed to create subPath directory for volumeMount "data" of container "web": ' +
+      "/vol/data/logs is a symbolic link",
+  });
+  assert.ok(!runtime.calls.some((c) => c.startsWith("create ")));
+  failing = false;
+  await clock.advance(30_000);
+  assert.deepEqual(made, ["/vol/data logs/p"]);
+  const web = runtime.running("web");
+  assert.deepEqual(web?.config.mounts.map((m) => m.hostPath), ["/vol/data", "/vol/data/logs/p"]);
   worker.close();
 });
