@@ -299,6 +299,17 @@ export class Objects {
       if (admission?.prepareUpdate && !options.subresource && isPlainObject(body)) {
         admission.prepareUpdate(old, body);
       }
+      // a stale resourceVersion is a Conflict before it is anything else (as kube's
+      // GuaranteedUpdate checks it before the strategy validates)
+      const pinnedTo = isPlainObject(body) && isPlainObject(body.metadata)
+        ? body.metadata.resourceVersion
+        : undefined;
+      if (
+        typeof pinnedTo === "string" && /^[1-9][0-9]{0,14}$/.test(pinnedTo) &&
+        pinnedTo !== old.metadata.resourceVersion
+      ) {
+        this.storeFailure(rt, name, new StoreError("Conflict", storeKey(rt, namespace, name)));
+      }
       const { object: candidate, warnings } = this.validate(rt, namespace, body, options, old);
       const given = candidate.metadata.resourceVersion;
       const unconditional = given === undefined || given === "";
