@@ -1,8 +1,9 @@
 /**
  * {@linkcode ControllerManager}: the workload controllers (ReplicaSet, Deployment, DaemonSet,
  * Job, node lifecycle), the service controllers (Endpoints, EndpointSlice mirroring,
- * LoadBalancer status) and the informers they share (one watch per kind for all of them),
- * started and stopped together, as kube-controller-manager.
+ * LoadBalancer status), the storage controllers (the PersistentVolume binder, claim and volume
+ * protection) and the informers they share (one watch per kind for all of them), started and
+ * stopped together, as kube-controller-manager.
  * The control plane runs it only while it holds the leader Lease (`leader.ts`).
  *
  * @module
@@ -30,6 +31,8 @@ import {
 import { byController, byUid, CONTROLLER_INDEX, Informer, UID_INDEX } from "./informer.ts";
 import { POD_NAMESPACE_INDEX, ReplicaSetController } from "./replicaset/controller.ts";
 import { ServiceLoadBalancerController } from "./service_lb/controller.ts";
+import { PersistentVolumeController } from "./volume/controller.ts";
+import { StorageProtectionController } from "./volume/protection.ts";
 
 /** Options of {@linkcode ControllerManager}. */
 export interface ControllerManagerOptions {
@@ -68,6 +71,9 @@ export class ControllerManager {
     const endpoints = informer("v1", "Endpoints");
     const endpointSlices = informer("discovery.k8s.io/v1", "EndpointSlice");
     endpointSlices.addIndex(SLICE_MIRROR_INDEX, byMirrorKey);
+    const volumes = informer("v1", "PersistentVolume");
+    const claims = informer("v1", "PersistentVolumeClaim");
+    const storageClasses = informer("storage.k8s.io/v1", "StorageClass");
     this.#informers = [
       pods,
       replicaSets,
@@ -79,6 +85,9 @@ export class ControllerManager {
       services,
       endpoints,
       endpointSlices,
+      volumes,
+      claims,
+      storageClasses,
     ];
     const events = (component: string) => new EventRecorder({ store, component, clock });
     this.#controllers = [
@@ -143,6 +152,16 @@ export class ControllerManager {
         clock,
         events: events("service-lb-controller"),
       }),
+      new PersistentVolumeController({
+        store,
+        volumes,
+        claims,
+        classes: storageClasses,
+        nodes,
+        clock,
+        events: events("persistentvolume-controller"),
+      }),
+      new StorageProtectionController({ store, claims, volumes, pods, clock }),
     ];
   }
 

@@ -1,6 +1,7 @@
 /**
  * The control-plane process: opens the Deno KV store in a data dir, makes sure the admin token,
- * kubeconfig and built-in namespaces exist, allocates Services' IPs and node ports, serves the
+ * kubeconfig, built-in namespaces and the default StorageClass exist, allocates Services' IPs
+ * and node ports, admits claims and volumes (default class, protection finalizers), serves the
  * API, publishes the cluster network settings and the `default/kubernetes` Service, and runs the
  * controllers.
  *
@@ -36,6 +37,7 @@ import { EventRecorder } from "./events.ts";
 import { NodeIpamController } from "./node_ipam/controller.ts";
 import { ClusterDns } from "./cluster_dns.ts";
 import { errorMessage } from "./informer.ts";
+import { ensureDefaultStorageClass, registerStorageAdmission } from "./volume/admission.ts";
 import type { Store } from "../storage/store.ts";
 
 export { parseListen };
@@ -211,6 +213,7 @@ async function start(
   ]);
   const store = await openKvStore(`${options.dataDir}/state.kv`);
   let serviceAllocator: RunningServiceAllocator | undefined;
+  let unregisterStorage: (() => void) | undefined;
   try {
     const objects = new Objects(store);
     const nsType = RESOURCE_TYPES.find((rt) => rt.group === "" && rt.kind === "Namespace")!;
@@ -227,8 +230,12 @@ async function start(
     }
     // before anything serves: every Service write (API or in process) allocates through it
     serviceAllocator = await startServiceAllocator(store, network);
+    // likewise every claim and volume write: default class and protection finalizers
+    unregisterStorage = registerStorageAdmission(store);
+    await ensureDefaultStorageClass(objects);
     await publishClusterNetwork(objects, network);
   } catch (e) {
+    unregisterStorage?.();
     await serviceAllocator?.stop();
     await store.close();
     throw e;
@@ -335,6 +342,7 @@ async function start(
         await campaign;
         await closing;
         await serviceAllocator?.stop();
+        unregisterStorage?.();
         await store.close();
         lock.close();
       })();
