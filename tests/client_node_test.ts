@@ -146,3 +146,43 @@ Deno.test({
     );
   }, API_ONLY),
 });
+
+Deno.test({
+  name: "client-node reads the default StorageClass and creates a claim that gets it",
+  fn: withCluster(async (cluster) => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster.kubeconfigPath);
+    const storage = kc.makeApiClient(k8s.StorageV1Api);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const classes = await storage.listStorageClass();
+    const local = classes.items.find((sc) => sc.metadata?.name === "local-path");
+    assert.equal(local?.provisioner, "edge.io/local-path");
+    assert.equal(local?.volumeBindingMode, "WaitForFirstConsumer");
+    assert.equal(
+      local?.metadata?.annotations?.["storageclass.kubernetes.io/is-default-class"],
+      "true",
+    );
+    const claim = await core.createNamespacedPersistentVolumeClaim({
+      namespace: "default",
+      body: {
+        metadata: { name: "data" },
+        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+      },
+    });
+    assert.equal(claim.spec?.storageClassName, "local-path");
+    assert.deepEqual(claim.metadata?.finalizers, ["kubernetes.io/pvc-protection"]);
+    assert.equal(claim.status?.phase, "Pending");
+    const volume = await core.createPersistentVolume({
+      body: {
+        metadata: { name: "manual-1" },
+        spec: {
+          capacity: { storage: "1Gi" },
+          accessModes: ["ReadWriteOnce"],
+          hostPath: { path: "/srv/manual-1" },
+        },
+      },
+    });
+    assert.equal(volume.spec?.persistentVolumeReclaimPolicy, "Retain");
+    assert.deepEqual(volume.metadata?.finalizers, ["kubernetes.io/pv-protection"]);
+  }, API_ONLY),
+});
