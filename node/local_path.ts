@@ -49,6 +49,7 @@ import {
   LOCAL_PATH_PROVISIONER,
   phaseOf,
   provisionedVolumeName,
+  PROVISIONER_FINALIZER,
   reclaimPolicyOf,
   volumeHostPath,
 } from "../storage/persistent_volumes.ts";
@@ -62,6 +63,8 @@ export interface ProvisionerClient {
   /** an object, or `null` when it does not exist */
   get(path: string): Promise<KubeObject | null>;
   create(collectionPath: string, obj: unknown): Promise<KubeObject>;
+  /** PUT with the body's resourceVersion as the precondition */
+  update(path: string, obj: unknown): Promise<KubeObject>;
   /** false when the object was already gone */
   delete(path: string, options?: Record<string, unknown>): Promise<boolean>;
 }
@@ -153,15 +156,31 @@ export function affinityHostnames(volume: KubeObject): string[] {
   });
 }
 
+function ownedHere(volume: KubeObject, nodeName: string): boolean {
+  return annotation(volume, ANN_PROVISIONED_BY) === LOCAL_PATH_PROVISIONER &&
+    affinityHostnames(volume).includes(nodeName);
+}
+
 /**
- * Whether this node must delete `volume`: Released, reclaim policy Delete, provisioned by
- * `edge.io/local-path`, and its node affinity names `nodeName`.
+ * Whether this node must delete `volume`'s data: provisioned by `edge.io/local-path` on
+ * `nodeName`, reclaim policy Delete, and Released (its claim is gone) or deleted by hand while
+ * not Bound.
  */
 export function isDeletable(volume: KubeObject, nodeName: string): boolean {
-  return phaseOf(volume) === "Released" &&
-    reclaimPolicyOf(volume) === "Delete" &&
-    annotation(volume, ANN_PROVISIONED_BY) === LOCAL_PATH_PROVISIONER &&
-    affinityHostnames(volume).includes(nodeName);
+  if (!ownedHere(volume, nodeName) || reclaimPolicyOf(volume) !== "Delete") return false;
+  const phase = phaseOf(volume);
+  return phase === "Released" ||
+    (volume.metadata.deletionTimestamp !== undefined && phase !== "Bound");
+}
+
+/**
+ * Whether this node only has to let go of `volume`: one of its own, deleted while not Bound,
+ * still holding {@linkcode PROVISIONER_FINALIZER}, and not to be deleted (Retain: data kept).
+ */
+export function isReleasable(volume: KubeObject, nodeName: string): boolean {
+  return ownedHere(volume, nodeName) && reclaimPolicyOf(volume) !== "Delete" &&
+    volume.metadata.deletionTimestamp !== undefined && phaseOf(volume) !== "Bound" &&
+    (volume.metadata.finalizers ?? []).includes(PROVISIONER_FINALIZER);
 }
 
 /** An absolute path without `.`, `..` or repeated slashes (relative ones from `cwd`). */
@@ -203,6 +222,7 @@ export function provisionedVolume(
     metadata: {
       name: provisionedVolumeName(claim.metadata.uid ?? ""),
       annotations: { [ANN_PROVISIONED_BY]: LOCAL_PATH_PROVISIONER },
+      finalizers: [PROVISIONER_FINALIZER],
     },
     spec: {
       capacity: { storage: requests.storage },
@@ -347,7 +367,8 @@ export class LocalPathProvisioner {
   #volumeChanged(type: string, volume: KubeObject): void {
     const name = volume.metadata.name ?? "";
     this.#expecting.delete(name);
-    if (type !== "DELETED" && isDeletable(volume, this.#o.nodeName)) {
+    const node = this.#o.nodeName;
+    if (type !== "DELETED" && (isDeletable(volume, node) || isReleasable(volume, node))) {
       this.#enqueue(`volume/${name}`);
     }
   }
@@ -503,11 +524,17 @@ export class LocalPathProvisioner {
   }
 
   async #syncVolume(name: string): Promise<void> {
+    const node = this.#o.nodeName;
     const cached = this.#o.volumes.get("", name);
-    if (!cached || !isDeletable(cached, this.#o.nodeName)) return;
+    if (!cached || !(isDeletable(cached, node) || isReleasable(cached, node))) return;
     const path = `/api/v1/persistentvolumes/${name}`;
     const volume = await this.#o.client.get(path);
-    if (!volume || !isDeletable(volume, this.#o.nodeName)) return;
+    if (!volume) return;
+    if (isReleasable(volume, node)) {
+      await this.#letGo(path, volume);
+      return;
+    }
+    if (!isDeletable(volume, node)) return;
     try {
       const dir = volumeHostPath(volume) ?? "";
       if (!isOwnVolumePath(this.#root, dir, name)) {
@@ -518,9 +545,27 @@ export class LocalPathProvisioner {
       }
       await ignoreNotFound(Deno.remove(dir, { recursive: true }));
       await ignoreNotFound(Deno.remove(`${dir}.json`));
-      await this.#o.client.delete(path, { preconditions: { uid: volume.metadata.uid } });
+      const current = await this.#letGo(path, volume);
+      if (current && !current.metadata.deletionTimestamp) {
+        await this.#o.client.delete(path, { preconditions: { uid: volume.metadata.uid } });
+      }
     } catch (e) {
       this.#event(volume, "PersistentVolume", "VolumeFailedDelete", "Warning", errorText(e));
+      throw e;
+    }
+  }
+
+  /** Remove {@linkcode PROVISIONER_FINALIZER} from `volume`; the volume as stored after. */
+  async #letGo(path: string, volume: KubeObject): Promise<KubeObject | undefined> {
+    const finalizers = volume.metadata.finalizers ?? [];
+    if (!finalizers.includes(PROVISIONER_FINALIZER)) return volume;
+    const next = structuredClone(volume);
+    next.metadata.finalizers = finalizers.filter((f) => f !== PROVISIONER_FINALIZER);
+    try {
+      return await this.#o.client.update(path, next);
+    } catch (e) {
+      // the last finalizer of a deleted volume: it is gone now
+      if (e instanceof ApiError && e.code === 404) return undefined;
       throw e;
     }
   }

@@ -77,6 +77,14 @@ class FakeApi implements ProvisionerClient {
     return Promise.resolve(o);
   }
 
+  update(path: string, obj: unknown): Promise<KubeObject> {
+    const o = obj as KubeObject;
+    this.calls.push(`PUT ${path} ${JSON.stringify(o.metadata.finalizers ?? [])}`);
+    if (!this.objects.has(path)) return Promise.reject(new ApiError("NotFound", "not found"));
+    this.objects.set(path, o);
+    return Promise.resolve(structuredClone(o));
+  }
+
   delete(path: string, options: Record<string, unknown> = {}): Promise<boolean> {
     this.calls.push(`DELETE ${path} ${JSON.stringify(options)}`);
     return Promise.resolve(this.objects.delete(path));
@@ -273,6 +281,7 @@ Deno.test("LocalPathProvisioner provisions a claim that selected this node", asy
       metadata: {
         name: PV_NAME,
         annotations: { "pv.kubernetes.io/provisioned-by": "edge.io/local-path" },
+        finalizers: ["external-provisioner.volume.kubernetes.io/finalizer"],
       },
       spec: {
         capacity: { storage: "64Mi" },
@@ -500,5 +509,75 @@ Deno.test("LocalPathProvisioner waits for its caches before acting", async () =>
     release();
     await idle;
     assert.deepEqual(api.calls, [`POST /api/v1/persistentvolumes ${PV_NAME}`]);
+  });
+});
+
+const FINALIZER = "external-provisioner.volume.kubernetes.io/finalizer";
+
+function deletedByHand(path: string, policy: string, phase: string): KubeObject {
+  const pv = releasedVolume(path, { policy });
+  pv.metadata.deletionTimestamp = "2024-01-01T00:00:00Z";
+  pv.metadata.finalizers = ["kubernetes.io/pv-protection", FINALIZER];
+  pv.status = { phase };
+  return pv;
+}
+
+Deno.test("LocalPathProvisioner removes the data of a Delete volume deleted by hand, then lets go", async () => {
+  await withProvisioner(async ({ provisioner, api, volumes, root }) => {
+    const dir = `${root}/${PV_NAME}_default_data`;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(`${dir}.json`, "{}");
+    provisioner.start();
+    await provisioner.idle();
+    seed(
+      api,
+      volumes,
+      `/api/v1/persistentvolumes/${PV_NAME}`,
+      deletedByHand(dir, "Delete", "Available"),
+    );
+    await provisioner.idle();
+    assert.equal(await exists(dir), false);
+    assert.equal(await exists(`${dir}.json`), false);
+    assert.deepEqual(api.calls, [
+      `PUT /api/v1/persistentvolumes/${PV_NAME} ["kubernetes.io/pv-protection"]`,
+    ]);
+  });
+});
+
+Deno.test("LocalPathProvisioner lets go of a Retain volume deleted by hand and keeps its data", async () => {
+  await withProvisioner(async ({ provisioner, api, volumes, root }) => {
+    const dir = `${root}/${PV_NAME}_default_data`;
+    await Deno.mkdir(dir, { recursive: true });
+    provisioner.start();
+    await provisioner.idle();
+    seed(
+      api,
+      volumes,
+      `/api/v1/persistentvolumes/${PV_NAME}`,
+      deletedByHand(dir, "Retain", "Released"),
+    );
+    await provisioner.idle();
+    assert.ok(await exists(dir));
+    assert.deepEqual(api.calls, [
+      `PUT /api/v1/persistentvolumes/${PV_NAME} ["kubernetes.io/pv-protection"]`,
+    ]);
+  });
+});
+
+Deno.test("LocalPathProvisioner keeps a Bound volume deleted by hand until it is released", async () => {
+  await withProvisioner(async ({ provisioner, api, volumes, root }) => {
+    const dir = `${root}/${PV_NAME}_default_data`;
+    await Deno.mkdir(dir, { recursive: true });
+    provisioner.start();
+    await provisioner.idle();
+    seed(
+      api,
+      volumes,
+      `/api/v1/persistentvolumes/${PV_NAME}`,
+      deletedByHand(dir, "Delete", "Bound"),
+    );
+    await provisioner.idle();
+    assert.ok(await exists(dir));
+    assert.deepEqual(api.calls, []);
   });
 });

@@ -46,6 +46,12 @@ export const PVC_PROTECTION_FINALIZER = "kubernetes.io/pvc-protection";
 /** Finalizer that keeps a volume while it is bound. */
 export const PV_PROTECTION_FINALIZER = "kubernetes.io/pv-protection";
 
+/**
+ * Finalizer the provisioner puts on the volumes it makes, so a volume deleted by hand stays until
+ * the provisioner has removed its data (the name Kubernetes' external provisioner uses).
+ */
+export const PROVISIONER_FINALIZER = "external-provisioner.volume.kubernetes.io/finalizer";
+
 /** The node label a local volume's node affinity names. */
 export const HOSTNAME_LABEL = "kubernetes.io/hostname";
 
