@@ -522,62 +522,25 @@ function deletedByHand(path: string, policy: string, phase: string): KubeObject 
   return pv;
 }
 
-Deno.test("LocalPathProvisioner removes the data of a Delete volume deleted by hand, then lets go", async () => {
-  await withProvisioner(async ({ provisioner, api, volumes, root }) => {
-    const dir = `${root}/${PV_NAME}_default_data`;
-    await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeTextFile(`${dir}.json`, "{}");
-    provisioner.start();
-    await provisioner.idle();
-    seed(
-      api,
-      volumes,
-      `/api/v1/persistentvolumes/${PV_NAME}`,
-      deletedByHand(dir, "Delete", "Available"),
-    );
-    await provisioner.idle();
-    assert.equal(await exists(dir), false);
-    assert.equal(await exists(`${dir}.json`), false);
-    assert.deepEqual(api.calls, [
-      `PUT /api/v1/persistentvolumes/${PV_NAME} ["kubernetes.io/pv-protection"]`,
-    ]);
-  });
-});
-
-Deno.test("LocalPathProvisioner lets go of a Retain volume deleted by hand and keeps its data", async () => {
-  await withProvisioner(async ({ provisioner, api, volumes, root }) => {
-    const dir = `${root}/${PV_NAME}_default_data`;
-    await Deno.mkdir(dir, { recursive: true });
-    provisioner.start();
-    await provisioner.idle();
-    seed(
-      api,
-      volumes,
-      `/api/v1/persistentvolumes/${PV_NAME}`,
-      deletedByHand(dir, "Retain", "Released"),
-    );
-    await provisioner.idle();
-    assert.ok(await exists(dir));
-    assert.deepEqual(api.calls, [
-      `PUT /api/v1/persistentvolumes/${PV_NAME} ["kubernetes.io/pv-protection"]`,
-    ]);
-  });
-});
-
-Deno.test("LocalPathProvisioner keeps a Bound volume deleted by hand until it is released", async () => {
-  await withProvisioner(async ({ provisioner, api, volumes, root }) => {
-    const dir = `${root}/${PV_NAME}_default_data`;
-    await Deno.mkdir(dir, { recursive: true });
-    provisioner.start();
-    await provisioner.idle();
-    seed(
-      api,
-      volumes,
-      `/api/v1/persistentvolumes/${PV_NAME}`,
-      deletedByHand(dir, "Delete", "Bound"),
-    );
-    await provisioner.idle();
-    assert.ok(await exists(dir));
-    assert.deepEqual(api.calls, []);
-  });
+Deno.test("LocalPathProvisioner lets go of its volumes deleted by hand, removing Delete data once unbound", async () => {
+  const letGo = `PUT /api/v1/persistentvolumes/${PV_NAME} ["kubernetes.io/pv-protection"]`;
+  const cases = [
+    { policy: "Delete", phase: "Available", dataKept: false, calls: [letGo] },
+    { policy: "Retain", phase: "Released", dataKept: true, calls: [letGo] },
+    { policy: "Delete", phase: "Bound", dataKept: true, calls: [] },
+  ];
+  for (const { policy, phase, dataKept, calls } of cases) {
+    await withProvisioner(async ({ provisioner, api, volumes, root }) => {
+      const dir = `${root}/${PV_NAME}_default_data`;
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.writeTextFile(`${dir}.json`, "{}");
+      provisioner.start();
+      await provisioner.idle();
+      seed(api, volumes, `/api/v1/persistentvolumes/${PV_NAME}`, deletedByHand(dir, policy, phase));
+      await provisioner.idle();
+      assert.equal(await exists(dir), dataKept, `${policy} ${phase}`);
+      assert.equal(await exists(`${dir}.json`), dataKept, `${policy} ${phase}`);
+      assert.deepEqual(api.calls, calls, `${policy} ${phase}`);
+    });
+  }
 });

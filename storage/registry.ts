@@ -75,6 +75,16 @@ function matchesWord(rt: ResourceType, word: string): boolean {
 }
 
 /**
+ * The kind of `apiVersion` + `kind` that code relies on being served; throws when it is not
+ * (a programming error, not bad input).
+ */
+export function requireKind(apiVersion: string, kind: string): ResourceType {
+  const rt = findKind(apiVersion, kind);
+  if (!rt) throw new Error(`The ${kind} kind (${apiVersion}) is not served`);
+  return rt;
+}
+
+/**
  * The kind a CLI word names, case-insensitively: plural (`pods`), singular (`pod`), short name
  * (`po`), Kind (`Pod`), or qualified by group (`deployments.apps`, `deploy.apps`) or by
  * version and group (`deployments.v1.apps`).

@@ -30,17 +30,11 @@ import {
   PV_PROTECTION_FINALIZER,
   PVC_PROTECTION_FINALIZER,
 } from "../../storage/persistent_volumes.ts";
-import { findKind } from "../../storage/registry.ts";
-import { type ResourceType, storePrefix } from "../../storage/resource.ts";
+import { requireKind } from "../../storage/registry.ts";
+import { storePrefix } from "../../storage/resource.ts";
 import { ApiError } from "../../storage/status.ts";
 import type { Store } from "../../storage/store.ts";
 import { type Admission, type Objects, registerAdmission } from "../api/objects.ts";
-
-function kind(apiVersion: string, name: string): ResourceType {
-  const rt = findKind(apiVersion, name);
-  if (!rt) throw new Error(`the ${name} kind (${apiVersion}) is not served`);
-  return rt;
-}
 
 /**
  * The default StorageClass among `classes` (those annotated default; several: the newest
@@ -77,7 +71,7 @@ const NOTHING_TO_UNDO = () => {};
 
 /** The admission of PersistentVolumeClaims (default class, protection finalizer). */
 export function claimAdmission(store: Store): Admission {
-  const classes = storePrefix(kind("storage.k8s.io/v1", "StorageClass"));
+  const classes = storePrefix(requireKind("storage.k8s.io/v1", "StorageClass"));
   return {
     async beforeCreate(claim) {
       if (!claimNamesClass(claim)) {
@@ -113,13 +107,13 @@ export function volumeAdmission(): Admission {
 export function registerStorageAdmission(store: Store): () => void {
   const unregisterClaims = registerAdmission(
     store,
-    kind("v1", "PersistentVolumeClaim"),
+    requireKind("v1", "PersistentVolumeClaim"),
     claimAdmission(store),
   );
   try {
     const unregisterVolumes = registerAdmission(
       store,
-      kind("v1", "PersistentVolume"),
+      requireKind("v1", "PersistentVolume"),
       volumeAdmission(),
     );
     return () => {
@@ -152,7 +146,7 @@ export function defaultStorageClassManifest(): KubeObject {
 export async function ensureDefaultStorageClass(objects: Objects): Promise<boolean> {
   try {
     await objects.create(
-      kind("storage.k8s.io/v1", "StorageClass"),
+      requireKind("storage.k8s.io/v1", "StorageClass"),
       undefined,
       defaultStorageClassManifest(),
       { fieldValidation: "Strict", dryRun: false },

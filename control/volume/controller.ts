@@ -31,7 +31,7 @@ import {
   volumeClaimRef,
   volumeClassName,
 } from "../../storage/persistent_volumes.ts";
-import { findKind } from "../../storage/registry.ts";
+import { requireKind } from "../../storage/registry.ts";
 import { type ResourceType, storeKey, storePrefix } from "../../storage/resource.ts";
 import { ApiError } from "../../storage/status.ts";
 import type { Store } from "../../storage/store.ts";
@@ -77,12 +77,6 @@ export interface PersistentVolumeControllerOptions {
   retryMs?: number;
 }
 
-function kind(apiVersion: string, name: string): ResourceType {
-  const rt = findKind(apiVersion, name);
-  if (!rt) throw new Error(`the ${name} kind (${apiVersion}) is not served`);
-  return rt;
-}
-
 /** The binder of claims and volumes; see the module documentation. */
 export class PersistentVolumeController extends QueueController {
   readonly #store: Store;
@@ -93,9 +87,9 @@ export class PersistentVolumeController extends QueueController {
   readonly #nodes: Informer;
   readonly #events: EventRecorder;
   readonly #clock: Clock;
-  readonly #volumeType = kind("v1", "PersistentVolume");
-  readonly #claimType = kind("v1", "PersistentVolumeClaim");
-  readonly #classType = kind("storage.k8s.io/v1", "StorageClass");
+  readonly #volumeType = requireKind("v1", "PersistentVolume");
+  readonly #claimType = requireKind("v1", "PersistentVolumeClaim");
+  readonly #classType = requireKind("storage.k8s.io/v1", "StorageClass");
   /** object uid → the last Event recorded about it (said once, until there is news) */
   readonly #said = new Map<string, string>();
 

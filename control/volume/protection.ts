@@ -26,7 +26,7 @@ import {
   PV_PROTECTION_FINALIZER,
   PVC_PROTECTION_FINALIZER,
 } from "../../storage/persistent_volumes.ts";
-import { findKind } from "../../storage/registry.ts";
+import { requireKind } from "../../storage/registry.ts";
 import { type ResourceType, storeKey, storePrefix } from "../../storage/resource.ts";
 import { ApiError } from "../../storage/status.ts";
 import type { Store } from "../../storage/store.ts";
@@ -88,12 +88,6 @@ export interface StorageProtectionControllerOptions {
   retryMs?: number;
 }
 
-function kind(apiVersion: string, name: string): ResourceType {
-  const rt = findKind(apiVersion, name);
-  if (!rt) throw new Error(`the ${name} kind (${apiVersion}) is not served`);
-  return rt;
-}
-
 /** Removes the protection finalizers of unused claims and volumes; see the module docs. */
 export class StorageProtectionController extends QueueController {
   readonly #store: Store;
@@ -101,9 +95,9 @@ export class StorageProtectionController extends QueueController {
   readonly #claims: Informer;
   readonly #volumes: Informer;
   readonly #pods: Informer;
-  readonly #claimType = kind("v1", "PersistentVolumeClaim");
-  readonly #volumeType = kind("v1", "PersistentVolume");
-  readonly #podType = kind("v1", "Pod");
+  readonly #claimType = requireKind("v1", "PersistentVolumeClaim");
+  readonly #volumeType = requireKind("v1", "PersistentVolume");
+  readonly #podType = requireKind("v1", "Pod");
 
   constructor(options: StorageProtectionControllerOptions) {
     super("storage protection controller", options);

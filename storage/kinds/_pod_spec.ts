@@ -286,25 +286,26 @@ const VolumeProjection = z.strictObject({
   podCertificate: OpenObject.optional(),
 });
 
+/** core/v1 HostPathVolumeSource (pods' volumes and PersistentVolumes). */
+export const HostPathVolumeSource = z.strictObject({
+  path: z.string(),
+  type: z
+    .enum([
+      "",
+      "DirectoryOrCreate",
+      "Directory",
+      "FileOrCreate",
+      "File",
+      "Socket",
+      "CharDevice",
+      "BlockDevice",
+    ])
+    .default(""),
+});
+
 /** The volume source members we type; `VOLUME_SOURCES` lists every recognised source. */
 const volumeSources = {
-  hostPath: z
-    .strictObject({
-      path: z.string(),
-      type: z
-        .enum([
-          "",
-          "DirectoryOrCreate",
-          "Directory",
-          "FileOrCreate",
-          "File",
-          "Socket",
-          "CharDevice",
-          "BlockDevice",
-        ])
-        .default(""),
-    })
-    .optional(),
+  hostPath: HostPathVolumeSource.optional(),
   emptyDir: z
     .strictObject({
       medium: z.enum(["", "Memory", "HugePages"]).optional(),
@@ -385,7 +386,8 @@ const NodeSelectorRequirement = z.strictObject({
   values: z.array(z.string()).optional(),
 });
 
-const NodeSelectorTerm = z.strictObject({
+/** core/v1 NodeSelectorTerm (node affinity of pods and of PersistentVolumes) */
+export const NodeSelectorTerm = z.strictObject({
   matchExpressions: z.array(NodeSelectorRequirement).optional(),
   matchFields: z.array(NodeSelectorRequirement).optional(),
 });

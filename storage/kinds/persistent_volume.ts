@@ -41,6 +41,7 @@ import {
   str,
 } from "./_common.ts";
 import { ageColumn, column, nameColumn, objectSchema, Time } from "./_meta.ts";
+import { HostPathVolumeSource, NodeSelectorTerm } from "./_pod_spec.ts";
 
 /** The access modes a volume may offer and a claim may ask for, as Kubernetes sorts them. */
 export const ACCESS_MODES = [
@@ -91,21 +92,6 @@ const ALL_SOURCES = [
   "fc",
 ] as const;
 
-const NODE_SELECTOR_OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] as const;
-
-/** core/v1 NodeSelectorRequirement */
-const NodeSelectorRequirement = z.strictObject({
-  key: z.string(),
-  operator: z.enum(NODE_SELECTOR_OPERATORS),
-  values: z.array(z.string()).optional(),
-});
-
-/** core/v1 NodeSelectorTerm */
-const NodeSelectorTerm = z.strictObject({
-  matchExpressions: z.array(NodeSelectorRequirement).optional(),
-  matchFields: z.array(NodeSelectorRequirement).optional(),
-});
-
 /** core/v1 VolumeNodeAffinity: the nodes a volume can be reached from. */
 export const VolumeNodeAffinity = z.strictObject({
   required: z.strictObject({ nodeSelectorTerms: z.array(NodeSelectorTerm) }).optional(),
@@ -125,23 +111,7 @@ export const PersistentVolumeSchema = objectSchema({
       volumeMode: z.enum(VOLUME_MODES).default("Filesystem"),
       nodeAffinity: VolumeNodeAffinity.optional(),
       volumeAttributesClassName: z.string().optional(),
-      hostPath: z
-        .strictObject({
-          path: z.string(),
-          type: z
-            .enum([
-              "",
-              "DirectoryOrCreate",
-              "Directory",
-              "FileOrCreate",
-              "File",
-              "Socket",
-              "CharDevice",
-              "BlockDevice",
-            ])
-            .default(""),
-        })
-        .optional(),
+      hostPath: HostPathVolumeSource.optional(),
       local: z.strictObject({ path: z.string(), fsType: z.string().optional() }).optional(),
       // recognised so that they are refused by name (see sourceCauses), never stored
       gcePersistentDisk: OpenObject.optional(),
