@@ -1,7 +1,7 @@
 /**
  * The benchmark (`deno task bench`, or `deno task bench --quick` for a smoke run; `--only=pods`
- * or a comma-separated list of `sched`, `scale`, `pods`, `create`, `watch`, `agent`, `net` runs
- * just those).
+ * or a comma-separated list of `sched`, `scale`, `pods`, `create`, `watch`, `storage`, `agent`,
+ * `net` runs just those).
  *
  * Prints one markdown table:
  * - scheduler throughput (placement logic only, simulated nodes) at 100 and 1000 nodes, in a
@@ -15,6 +15,13 @@
  *   p50/p99 latency at 1, 10 and 50 concurrent clients; watch delivery latency p50/p99 with
  *   100 and 1000 concurrent watch streams; a Deployment of the test image scaled 0→10 until
  *   10 are available; RSS again after all that;
+ * - storage: the PersistentVolume binder alone (fresh Deno process, store in a temp file, the
+ *   real ControllerManager, no podman): 500 claims onto 500 static hostPath PVs until all are
+ *   Bound, claims/s and store writes per claim; then on a fresh `mod.ts up`: pod start latency
+ *   with no volume, an emptyDir, and a new claim of its own on the default `local-path` class
+ *   (claim and pod POSTed together; the scheduler picks the node, the agent provisions, the
+ *   binder binds), and for those claims (pods deleted first) `DELETE` of the claim → the
+ *   volume's directory gone from the disk and its PV gone;
  * - on `mod.ts server` plus a separate `mod.ts agent` process: the agent's RSS idle, the same
  *   pod starts through that agent, and the agent's RSS after them;
  * - networking: nftables programming of one service change with 1,000 and 10,000 services
@@ -47,11 +54,20 @@ import { benchIdleControllers, benchScaleOnCluster, benchScaleSimulated } from "
 import { benchSchedule } from "./_bench_sched.ts";
 import { benchWatch } from "./_bench_watch.ts";
 import { benchNetUnits, benchPropagation, type NetPlan } from "./_bench_net.ts";
+import {
+  benchBinder,
+  benchClaimDeletes,
+  binderRow,
+  claimDeleteRow,
+  type StoragePlan,
+  volumeStart,
+  volumeStartRows,
+} from "./_bench_storage.ts";
 import { formatMs, markdownTable, percentile, type Row } from "./_bench_stats.ts";
 import { LABELS } from "../node/runtime.ts";
 
 /** The parts of the run `--only=` can pick. */
-const PARTS = ["sched", "scale", "pods", "create", "watch", "agent", "net"] as const;
+const PARTS = ["sched", "scale", "pods", "create", "watch", "storage", "agent", "net"] as const;
 type Part = typeof PARTS[number];
 
 interface Plan {
@@ -85,6 +101,8 @@ interface Plan {
   upScaleRuns: number;
   /** the service proxy, DNS and propagation figures */
   net: NetPlan;
+  /** the binder, the pod starts with volumes and the claim deletions */
+  storage: StoragePlan;
   /** the parts to run */
   parts: ReadonlySet<Part>;
 }
@@ -118,6 +136,13 @@ const FULL: Plan = {
     dnsQueries: 20_000,
     propagationRuns: 20,
   },
+  storage: {
+    podStarts: 8,
+    podWarmup: 1,
+    podStartsMaxMs: 150_000,
+    binderVolumes: 500,
+    binderClaims: 500,
+  },
   parts: new Set(PARTS),
 };
 
@@ -150,6 +175,13 @@ const QUICK: Plan = {
     dnsQueries: 1_000,
     propagationRuns: 3,
   },
+  storage: {
+    podStarts: 3,
+    podWarmup: 1,
+    podStartsMaxMs: 60_000,
+    binderVolumes: 50,
+    binderClaims: 50,
+  },
   parts: new Set(PARTS),
 };
 
@@ -157,6 +189,8 @@ const QUICK: Plan = {
 const POD_TIMEOUT_MS = 60_000;
 /** Namespace of the benchmark's pods. */
 const POD_NAMESPACE = "bench-pods";
+/** Namespace of the storage benchmark's pods and claims. */
+const STORAGE_NAMESPACE = "bench-storage";
 /** Namespace of the scale benchmark's Deployments on `up`. */
 const SCALE_NAMESPACE = "bench-scale";
 
@@ -222,6 +256,7 @@ async function main(args: string[]): Promise<void> {
     if (["pods", "scale", "create", "watch"].some((p) => plan.parts.has(p as Part))) {
       await measureUp(run);
     }
+    if (plan.parts.has("storage")) await measureStorage(run);
     if (plan.parts.has("agent")) await measureAgent(run, `bench-${id}`);
     if (plan.parts.has("net")) {
       run.rows.push(...await benchNetUnits(plan.net, log));
@@ -565,6 +600,76 @@ async function measurePodStarts(cluster: Cluster, run: Run): Promise<void> {
     "pod create + 2× run -d",
     "until containers run",
   ], run));
+}
+
+/**
+ * The storage part: the binder alone in a fresh Deno process (before any cluster runs), then on
+ * a fresh `up`: pod starts without a volume, with an emptyDir and with a claim of its own, side
+ * by side, and the deletion of the claims those starts provisioned.
+ */
+async function measureStorage(run: Run): Promise<void> {
+  const { plan: { storage: plan }, rows, notes } = run;
+  log(`storage: ${plan.binderClaims} claims onto ${plan.binderVolumes} static PVs, in process`);
+  const binder = await benchBinder(
+    plan.binderVolumes,
+    plan.binderClaims,
+    `${run.dir}/binder.db`,
+    180_000,
+  );
+  childLogNote("in-process binder", binder.stderr, run);
+  rows.push(binderRow(binder, "file store"));
+
+  log("storage: starting mod.ts up on 127.0.0.1:0");
+  await using cluster = await startCluster();
+  run.nodes.add(cluster.nodeName);
+  try {
+    await waitNodeReady(cluster.endpoint, cluster.nodeName, POD_TIMEOUT_MS);
+    await createNamespace(cluster, STORAGE_NAMESPACE);
+    log(
+      `storage: ${plan.podStarts} (+${plan.podWarmup} warm-up) pod starts each with no volume, ` +
+        "an emptyDir, a new claim",
+    );
+    const claims: string[] = [];
+    const common = {
+      endpoint: cluster.endpoint,
+      namespace: STORAGE_NAMESPACE,
+      podman: run.podman,
+      timeoutMs: POD_TIMEOUT_MS,
+    };
+    const starts = await benchPodStarts([
+      volumeStart({ ...common, label: "pod start, no volume, `up`", variant: "plain" }),
+      volumeStart({ ...common, label: "pod start, emptyDir, `up`", variant: "emptyDir" }),
+      volumeStart({ ...common, label: "pod start, new claim, `up`", variant: "claim", claims }),
+    ], {
+      count: plan.podStarts,
+      warmup: plan.podWarmup,
+      maxMs: plan.podStartsMaxMs,
+      namePrefix: `${run.prefix}-storage`,
+      log,
+    });
+    for (const r of starts) if (r.firstFailure) notes.push(r.firstFailure);
+    rows.push(...volumeStartRows(starts, [
+      "POST → watch: all running",
+      "POST → watch: all running",
+      "POST claim, POST pod → running",
+    ]));
+
+    log(`storage: deleting ${claims.length} claims (${plan.podWarmup} unmeasured)`);
+    const deletes = await benchClaimDeletes({
+      endpoint: cluster.endpoint,
+      namespace: STORAGE_NAMESPACE,
+      claims,
+      warmup: plan.podWarmup,
+      volumesRoot: `${cluster.dataDir}/agent/volumes`,
+      timeoutMs: POD_TIMEOUT_MS,
+      maxMs: plan.podStartsMaxMs,
+      log,
+    });
+    if (deletes.firstFailure) notes.push(deletes.firstFailure);
+    rows.push(claimDeleteRow(deletes));
+  } catch (error) {
+    throw withServerLog(cluster, error);
+  }
 }
 
 /**
