@@ -79,13 +79,23 @@ export function capacityBytes(volume: KubeObject): bigint {
   return bytesOf(record(record(volume.spec).capacity).storage);
 }
 
+/** Parsed sizes by their text: a binder matching every claim against every volume parses few. */
+const SIZES = new Map<string | number, bigint>();
+const MAX_SIZES = 4096;
+
 function bytesOf(q: unknown): bigint {
-  if (q === undefined) return 0n;
-  try {
-    return scaledValue(q, 0);
-  } catch {
-    return 0n;
+  if (typeof q !== "string" && typeof q !== "number") return 0n;
+  let bytes = SIZES.get(q);
+  if (bytes === undefined) {
+    try {
+      bytes = scaledValue(q, 0);
+    } catch {
+      bytes = 0n;
+    }
+    if (SIZES.size >= MAX_SIZES) SIZES.clear();
+    SIZES.set(q, bytes);
   }
+  return bytes;
 }
 
 function volumeMode(spec: Record<string, unknown>): string {
