@@ -403,7 +403,7 @@ export function createApiApp(options: ApiAppOptions): Hono {
       fromRevision: from,
       initial,
       initialEventsEnd: sendInitial === "true" && boolParam(url, "allowWatchBookmarks"),
-      ...(matches ? { matches, matchingKeys } : {}),
+      ...(matches ? { selector: { matches, keys: matchingKeys, revision: listed.revision } } : {}),
       allowBookmarks: boolParam(url, "allowWatchBookmarks"),
       bookmarkEveryMs: options.bookmarkEveryMs ?? 60_000,
       timeoutMs: timeoutSeconds !== undefined

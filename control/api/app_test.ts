@@ -424,6 +424,37 @@ Deno.test("API watch turns a label change into ADDED/DELETED for a selector", as
   });
 });
 
+Deno.test("API watch from an older resourceVersion replays a deletion the listing no longer shows", async () => {
+  await withApp(async (app) => {
+    // kubectl delete --wait: list by name, then watch from the list's revision; the object
+    // goes in between (its last finalizer removed) and the DELETED must still arrive
+    const created = await call(app, "POST", CM, cm("gone", {}, { app: "web" }));
+    await call(app, "POST", CM, cm("later", {}, { app: "web" }));
+    const rv = (created.json.metadata as { resourceVersion: string }).resourceVersion;
+    await call(app, "DELETE", `${CM}/gone`);
+    await call(app, "POST", CM, cm("new", {}, { app: "web" }));
+    for (
+      const [selector, expected] of [
+        ["fieldSelector=metadata.name%3Dgone", ["DELETED:gone"]],
+        ["labelSelector=app%3Dweb", ["DELETED:gone", "ADDED:new"]],
+      ] as const
+    ) {
+      const res = await app.request(
+        `${CM}?watch=1&resourceVersion=${rv}&${selector}&timeoutSeconds=1`,
+        { headers: AUTH },
+      );
+      const events = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
+      assert.deepEqual(
+        events.map((e) => `${e.type}:${e.object.metadata.name}`).filter((e) =>
+          !e.endsWith("later")
+        ),
+        expected,
+        selector,
+      );
+    }
+  });
+});
+
 Deno.test("API watch from a compacted resourceVersion reports 410 Expired", async () => {
   const store = await openKvStore(":memory:", { historyLimit: 5 });
   try {

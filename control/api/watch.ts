@@ -26,10 +26,11 @@ export interface WatchRequest {
   initial: KubeObject[];
   /** send a BOOKMARK marked `k8s.io/initial-events-end` after the initial events */
   initialEventsEnd: boolean;
-  /** label/field selector match; undefined = everything */
-  matches?: (obj: KubeObject) => boolean;
-  /** keys that match the selector at `fromRevision` (to turn MODIFIED into ADDED/DELETED) */
-  matchingKeys?: Set<string>;
+  /**
+   * label/field selector match and the keys matching it at a listed revision (to turn
+   * MODIFIED into ADDED/DELETED); undefined = everything
+   */
+  selector?: Omit<SelectorState, "replayed">;
   allowBookmarks: boolean;
   /** bookmark interval in ms */
   bookmarkEveryMs: number;
@@ -46,20 +47,39 @@ export interface WatchRequest {
   expired: (message: string) => ApiError;
 }
 
-/** Decide the wire type of a store event under a selector, updating `matchingKeys`. */
+/**
+ * What a selector watch knows about which keys match: `keys` match at `revision` (the
+ * listing it was made from). Events up to that revision are replays of changes the listing
+ * already reflects, so for the first replayed event of a key `keys` says nothing about before
+ * it: an ADDED key did not exist, and a modified or deleted one is taken to have matched when
+ * it matches in the listing or in the event (exact for name and namespace selectors, which an
+ * object never changes). `replayed` holds the keys whose first replay was seen.
+ */
+export interface SelectorState {
+  matches: (obj: KubeObject) => boolean;
+  keys: Set<string>;
+  revision: number;
+  replayed: Set<string>;
+}
+
+/** Decide the wire type of a store event under a selector, updating `state`. */
 export function selectEvent(
   ev: StoreEvent,
-  matches: ((obj: KubeObject) => boolean) | undefined,
-  matchingKeys: Set<string> | undefined,
+  state: SelectorState | undefined,
 ): WireEvent["type"] | undefined {
-  if (!matches || !matchingKeys) return ev.type;
-  const was = matchingKeys.has(ev.key);
+  if (!state) return ev.type;
+  const { matches, keys } = state;
+  let was = keys.has(ev.key);
+  if (ev.revision <= state.revision && !state.replayed.has(ev.key)) {
+    state.replayed.add(ev.key);
+    was = ev.type !== "ADDED" && (was || matches(ev.object));
+  }
   const is = ev.type !== "DELETED" && matches(ev.object);
   if (is) {
-    matchingKeys.add(ev.key);
+    keys.add(ev.key);
     return was ? "MODIFIED" : "ADDED";
   }
-  matchingKeys.delete(ev.key);
+  keys.delete(ev.key);
   return was ? "DELETED" : undefined;
 }
 
@@ -71,6 +91,7 @@ export function watchStream(req: WatchRequest): ReadableStream<Uint8Array> {
   let closed = false;
   let lastRevision = req.fromRevision;
   let first = true;
+  const selector = req.selector ? { ...req.selector, replayed: new Set<string>() } : undefined;
 
   const cleanup = () => {
     closed = true;
@@ -140,7 +161,7 @@ export function watchStream(req: WatchRequest): ReadableStream<Uint8Array> {
           for await (const ev of events) {
             if (closed) break;
             lastRevision = ev.revision;
-            const type = selectEvent(ev, req.matches, req.matchingKeys);
+            const type = selectEvent(ev, selector);
             if (!type) continue;
             send({ type, object: req.render(ev.object, first) });
             first = false;
