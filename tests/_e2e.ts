@@ -5,6 +5,8 @@
  * @module
  */
 
+import { canCreateNamespaces } from "./_netns.ts";
+
 /** Stock kubectl, as the machines have it. */
 export const KUBECTL = "/usr/bin/kubectl";
 /** The image every e2e pod runs (built by `scripts/build_test_image.sh`). */
@@ -20,6 +22,27 @@ export async function haveTools(): Promise<string | undefined> {
     }
   }
   return undefined;
+}
+
+const PODMAN_MISSING = await haveTools();
+const NETNS_MISSING = PODMAN_MISSING ?? await canCreateNamespaces();
+
+/**
+ * The `Deno.test` options every end-to-end test shares: ignored (with the reason printed once)
+ * where the machine lacks podman and kubectl or, with `netns`, network namespaces; sanitizers off,
+ * since these tests start processes that outlive a step.
+ *
+ * @example
+ * ```ts
+ * Deno.test({ name: "pods run", ...e2eOptions(), async fn(t) { … } });
+ * ```
+ */
+export function e2eOptions(
+  options: { netns?: boolean } = {},
+): { ignore: boolean; sanitizeResources: false; sanitizeOps: false } {
+  const missing = options.netns ? NETNS_MISSING : PODMAN_MISSING;
+  if (missing) console.log(`end-to-end tests ignored: ${missing}`);
+  return { ignore: missing !== undefined, sanitizeResources: false, sanitizeOps: false };
 }
 
 /** Builds the test image (idempotent). */

@@ -6,10 +6,9 @@
  * Every address used lives inside the namespaces this test creates.
  */
 import assert from "node:assert/strict";
-import { until } from "./_e2e.ts";
+import { e2eOptions, until } from "./_e2e.ts";
 import { AGENT_DENO_FLAGS } from "../mod.ts";
 import { type MultiNode, nodesReady, runIn, startMultiNode, stopProc } from "./_multinode.ts";
-import { canCreateNamespaces } from "./_netns.ts";
 import {
   answersByPod,
   backendPod,
@@ -43,14 +42,8 @@ async function podIP(c: MultiNode, name: string): Promise<string> {
 
 Deno.test({
   name: "three nodes: pod IPs route across nodes without NAT; ClusterIP and NodePort spread",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...e2eOptions({ netns: true }),
   async fn(t) {
-    const why = await canCreateNamespaces();
-    if (why) {
-      console.log(`skipped: ${why}`);
-      return;
-    }
     const c = await startMultiNode(["a", "b", "c"], [], {
       clients: ["client"],
     });

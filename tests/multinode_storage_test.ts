@@ -7,9 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { IMAGE, until } from "./_e2e.ts";
+import { e2eOptions, IMAGE, until } from "./_e2e.ts";
 import { type MultiNode, nodesReady, startMultiNode } from "./_multinode.ts";
-import { canCreateNamespaces } from "./_netns.ts";
 
 interface PodView {
   spec: { nodeName?: string };
@@ -29,14 +28,8 @@ async function apply(c: MultiNode, yaml: string): Promise<void> {
 
 Deno.test({
   name: "two nodes: local volumes decide where pods run, and are made where pods run",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...e2eOptions({ netns: true }),
   async fn(t) {
-    const why = await canCreateNamespaces();
-    if (why) {
-      console.log(`skipped: ${why}`);
-      return;
-    }
     const c = await startMultiNode(["a", "b"]);
     const nodeA = c.nodeName("a");
     const nodeB = c.nodeName("b");

@@ -5,7 +5,7 @@
  * Every address used lives inside namespaces this test creates.
  */
 import assert from "node:assert/strict";
-import { until } from "./_e2e.ts";
+import { e2eOptions, until } from "./_e2e.ts";
 import {
   type MultiNode,
   nodesReady,
@@ -14,7 +14,6 @@ import {
   startMultiNode,
   stopProc,
 } from "./_multinode.ts";
-import { canCreateNamespaces } from "./_netns.ts";
 
 const IMAGE = "localhost/edge-test:1";
 
@@ -64,14 +63,8 @@ spec:
 
 Deno.test({
   name: "two agents in two network namespaces: placement, logs, and pods outliving a killed agent",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...e2eOptions({ netns: true }),
   async fn(t) {
-    const why = await canCreateNamespaces();
-    if (why) {
-      console.log(`skipped: ${why}`);
-      return;
-    }
     const c: MultiNode = await startMultiNode(["a", "b"]);
     const { fabric, agents, nodeName } = c;
     const kubectl = c.kubectl;

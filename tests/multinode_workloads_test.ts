@@ -6,7 +6,7 @@
  * Every address used lives inside namespaces this test creates.
  */
 import assert from "node:assert/strict";
-import { IMAGE, until } from "./_e2e.ts";
+import { e2eOptions, IMAGE, until } from "./_e2e.ts";
 import {
   type MultiNode,
   nodesReady,
@@ -15,7 +15,6 @@ import {
   startMultiNode,
   stopProc,
 } from "./_multinode.ts";
-import { canCreateNamespaces } from "./_netns.ts";
 
 // more than the agents' 10 s Lease renewal, as kube's 40 s default is
 const GRACE_SECONDS = 15;
@@ -82,14 +81,8 @@ async function sandboxesOf(c: MultiNode, member: string): Promise<string[]> {
 
 Deno.test({
   name: "two nodes: a dead node's Deployment pods are evicted and run on the other node",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...e2eOptions({ netns: true }),
   async fn(t) {
-    const why = await canCreateNamespaces();
-    if (why) {
-      console.log(`skipped: ${why}`);
-      return;
-    }
     const c = await startMultiNode(["a", "b"], [
       "--node-monitor-grace-period",
       `${GRACE_SECONDS}s`,

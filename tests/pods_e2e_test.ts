@@ -4,7 +4,7 @@
  * All traffic stays on 127.0.0.1 (probes run inside the pods' own network namespaces).
  */
 import assert from "node:assert/strict";
-import { buildImage, haveTools, IMAGE, podman, until } from "./_e2e.ts";
+import { buildImage, e2eOptions, IMAGE, podman, until } from "./_e2e.ts";
 import { type Cluster, startCluster } from "./_harness.ts";
 
 interface PodView {
@@ -85,14 +85,8 @@ spec:
 
 Deno.test({
   name: "pods run on real podman through up and stock kubectl",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...e2eOptions(),
   async fn(t) {
-    const missing = await haveTools();
-    if (missing) {
-      console.log(`skipped: ${missing}`);
-      return;
-    }
     await buildImage();
     const c = await startCluster();
     try {

@@ -8,9 +8,8 @@
  * nothing is sent from the host's namespace.
  */
 import assert from "node:assert/strict";
-import { until } from "./_e2e.ts";
+import { e2eOptions, until } from "./_e2e.ts";
 import { type MultiNode, nodesReady, runIn, startMultiNode } from "./_multinode.ts";
-import { canCreateNamespaces } from "./_netns.ts";
 import {
   answersByPod,
   backendContainer,
@@ -88,14 +87,8 @@ async function readyAddresses(c: MultiNode, service: string): Promise<string[]> 
 
 Deno.test({
   name: "one node: Services reach ready pods by DNS name and env var over nftables",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...e2eOptions({ netns: true }),
   async fn(t) {
-    const why = await canCreateNamespaces();
-    if (why) {
-      console.log(`skipped: ${why}`);
-      return;
-    }
     const c = await startMultiNode(["a"], [], { embedded: true });
     try {
       await nodesReady(c, 1, until);

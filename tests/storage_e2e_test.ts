@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { buildImage, haveTools, IMAGE, until } from "./_e2e.ts";
+import { buildImage, e2eOptions, IMAGE, until } from "./_e2e.ts";
 import { assertOk, type Cluster, startCluster } from "./_harness.ts";
 
 interface Condition {
@@ -127,14 +127,8 @@ async function deletePod(c: Cluster, name: string): Promise<void> {
 
 Deno.test({
   name: "persistent volumes on real podman through up: provisioning, reuse, reclaim",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...e2eOptions(),
   async fn(t) {
-    const missing = await haveTools();
-    if (missing) {
-      console.log(`skipped: ${missing}`);
-      return;
-    }
     await buildImage();
     const c = await startCluster();
     const volumesRoot = `${c.dataDir}/agent/volumes`;

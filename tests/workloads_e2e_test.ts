@@ -5,7 +5,7 @@
  * made. Traffic stays on 127.0.0.1 (probes run inside the pods' network namespaces).
  */
 import assert from "node:assert/strict";
-import { buildImage, haveTools, IMAGE, podman, until } from "./_e2e.ts";
+import { buildImage, e2eOptions, IMAGE, podman, until } from "./_e2e.ts";
 import { type Cluster, startCluster } from "./_harness.ts";
 
 const IMAGE_2 = "localhost/edge-test:2";
@@ -96,14 +96,8 @@ async function deployment(c: Cluster) {
 Deno.test({
   name:
     "a Deployment rolls out, scales, updates, rolls back, restarts and is deleted; a Job completes",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...e2eOptions(),
   async fn(t) {
-    const missing = await haveTools();
-    if (missing) {
-      console.log(`skipped: ${missing}`);
-      return;
-    }
     await buildImage();
     await podman(["tag", IMAGE, IMAGE_2]);
     const c = await startCluster();
