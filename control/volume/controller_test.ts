@@ -121,6 +121,19 @@ interface Rig {
 }
 
 /** A store with the storage admission (unless told) and one binder whose workers are idle. */
+/** Runs `fn` on a fresh {@linkcode rig}, closed afterwards whatever happens. */
+async function withRig(
+  ...args: [(r: Rig) => Promise<void>] | [{ admission?: boolean }, (r: Rig) => Promise<void>]
+): Promise<void> {
+  const [options, fn] = args.length === 1 ? [{}, args[0]] : args;
+  const r = await rig(options);
+  try {
+    await fn(r);
+  } finally {
+    await r.close();
+  }
+}
+
 async function rig(options: { admission?: boolean } = {}): Promise<Rig> {
   const store = await storeWithNamespaces("default");
   const unregister = options.admission === false ? () => {} : registerStorageAdmission(store);
@@ -241,8 +254,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Pr
 }
 
 Deno.test("PersistentVolumeController binds a claim to the smallest matching volume, then idles", async () => {
-  const r = await rig();
-  try {
+  await withRig(async (r) => {
     await addVolume(r, volume("big", { storageClass: "manual", size: "5Gi" }));
     await addVolume(r, volume("small", { storageClass: "manual", size: "2Gi" }));
     await addVolume(r, volume("other", { storageClass: "fast", size: "2Gi" }));
@@ -275,9 +287,7 @@ Deno.test("PersistentVolumeController binds a claim to the smallest matching vol
     assert.equal(phaseOf((await getVolume(r, "big"))!), "Available");
     assert.deepEqual(await events(r), []);
     await assertIdle(r);
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController: two binders with stale caches never bind one volume twice", async () => {
@@ -379,8 +389,7 @@ Deno.test("PersistentVolumeController frees a volume a stale binder reserved for
 });
 
 Deno.test("PersistentVolumeController releases a Retain volume when its claim is deleted", async () => {
-  const r = await rig({ admission: false });
-  try {
+  await withRig({ admission: false }, async (r) => {
     await addVolume(r, volume("keep", { storageClass: "manual", reclaimPolicy: "Retain" }));
     await addClaim(r, claim("data", { storageClass: "manual" }));
     await r.settle();
@@ -395,14 +404,11 @@ Deno.test("PersistentVolumeController releases a Retain volume when its claim is
     assert.equal(volumeNameOf(await getClaim(r, "data")), undefined, "not reused by a new claim");
     assert.equal(phaseOf((await getVolume(r, "keep"))!), "Released");
     await assertIdle(r);
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController fails a Delete volume no deleter handles", async () => {
-  const r = await rig({ admission: false });
-  try {
+  await withRig({ admission: false }, async (r) => {
     await addVolume(r, volume("host", { storageClass: "manual", reclaimPolicy: "Delete" }));
     await addClaim(r, claim("data", { storageClass: "manual" }));
     await r.settle();
@@ -417,14 +423,11 @@ Deno.test("PersistentVolumeController fails a Delete volume no deleter handles",
     );
     assert.deepEqual(await events(r), [["VolumeFailedDelete", message, "host"]]);
     await assertIdle(r);
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController leaves a released local-path Delete volume to the agent", async () => {
-  const r = await rig({ admission: false });
-  try {
+  await withRig({ admission: false }, async (r) => {
     await addVolume(
       r,
       volume("pvc-x", {
@@ -441,14 +444,11 @@ Deno.test("PersistentVolumeController leaves a released local-path Delete volume
     assert.equal(phaseOf((await getVolume(r, "pvc-x"))!), "Released");
     assert.deepEqual(await events(r), []);
     await assertIdle(r);
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController asks the store before releasing a volume whose claim it has not seen", async () => {
-  const r = await rig({ admission: false });
-  try {
+  await withRig({ admission: false }, async (r) => {
     await r.main.synced();
     await r.main.informers.get(CLAIM)!.stop();
     const c = await addClaim(r, claim("data", { storageClass: "manual" }));
@@ -468,14 +468,11 @@ Deno.test("PersistentVolumeController asks the store before releasing a volume w
     await r.main.controller.reconcile(volumeKey("pvc-new"));
     assert.equal(r.store.revision(), revision, "nothing written");
     assert.equal(phaseOf((await getVolume(r, "pvc-new"))!), "Pending");
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController marks a bound claim Lost when its volume is gone", async () => {
-  const r = await rig({ admission: false });
-  try {
+  await withRig({ admission: false }, async (r) => {
     await addVolume(r, volume("v", { storageClass: "manual" }));
     await addClaim(r, claim("data", { storageClass: "manual" }));
     await r.settle();
@@ -489,14 +486,11 @@ Deno.test("PersistentVolumeController marks a bound claim Lost when its volume i
       "data",
     ]]);
     await assertIdle(r);
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController asks the store before declaring a claim Lost", async () => {
-  const r = await rig({ admission: false });
-  try {
+  await withRig({ admission: false }, async (r) => {
     await r.main.synced();
     await r.main.informers.get(VOLUME)!.stop();
     const c = await addClaim(
@@ -525,14 +519,11 @@ Deno.test("PersistentVolumeController asks the store before declaring a claim Lo
     assert.equal(phaseOf((await getClaim(r, "data"))!), "Bound");
     assert.equal(phaseOf((await getVolume(r, "unseen"))!), "Bound");
     assert.deepEqual(await events(r), []);
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController says why a claim larger than every volume stays Pending, once", async () => {
-  const r = await rig();
-  try {
+  await withRig(async (r) => {
     await addVolume(r, volume("one", { storageClass: "manual", size: "1Gi" }));
     await addVolume(r, volume("two", { storageClass: "manual", size: "2Gi" }));
     await addClaim(r, claim("huge", { storageClass: "manual", size: "5Gi" }));
@@ -550,14 +541,11 @@ Deno.test("PersistentVolumeController says why a claim larger than every volume 
     await addVolume(r, volume("big", { storageClass: "manual", size: "8Gi" }));
     await r.settle();
     assert.equal(volumeNameOf(await getClaim(r, "huge")), "big");
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController checks the store before saying no volume fits", async () => {
-  const r = await rig();
-  try {
+  await withRig(async (r) => {
     await r.main.synced();
     await r.main.informers.get(VOLUME)!.stop();
     // made along with the claim; the binder's cache has not seen it
@@ -572,14 +560,11 @@ Deno.test("PersistentVolumeController checks the store before saying no volume f
     }
     await r.main.controller.reconcile(claimKey("default", "data"));
     assert.deepEqual(await events(r), [], "the new volume may fit once Available: no Warning");
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController reports a claim pre-bound to a volume that does not fit", async () => {
-  const r = await rig();
-  try {
+  await withRig(async (r) => {
     await addVolume(r, volume("small", { size: "1Gi" }));
     await addClaim(r, claim("data", { storageClass: "", size: "2Gi", volumeName: "small" }));
     await r.settle();
@@ -595,14 +580,11 @@ Deno.test("PersistentVolumeController reports a claim pre-bound to a volume that
     const named = (await getClaim(r, "named"))!;
     assert.equal(phaseOf(named), "Bound");
     assert.equal(named.metadata.annotations?.[ANN_BOUND_BY_CONTROLLER], undefined);
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController keeps a volume pre-bound by claimRef for its claim", async () => {
-  const r = await rig();
-  try {
+  await withRig(async (r) => {
     await addVolume(
       r,
       volume("reserved", {
@@ -622,14 +604,11 @@ Deno.test("PersistentVolumeController keeps a volume pre-bound by claimRef for i
     assert.equal((v.spec as { claimRef: { uid: string } }).claimRef.uid, wanted.metadata.uid);
     assert.equal(v.metadata.annotations?.[ANN_BOUND_BY_CONTROLLER], undefined, "the user chose");
     await assertIdle(r);
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController asks for an Immediate volume on the least used Ready node", async () => {
-  const r = await rig();
-  try {
+  await withRig(async (r) => {
     await r.objects.create(CLASS, undefined, storageClass("now", LOCAL_PATH_PROVISIONER), WRITE);
     await addNode(r, node("edge-1"));
     await addNode(r, node("edge-2"));
@@ -648,14 +627,11 @@ Deno.test("PersistentVolumeController asks for an Immediate volume on the least 
       "data",
     ]]);
     await assertIdle(r);
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController binds a WaitForFirstConsumer claim once a node is chosen and the volume made", async () => {
-  const r = await rig();
-  try {
+  await withRig(async (r) => {
     await ensureDefaultStorageClass(r.objects);
     await addNode(r, node("edge-1"));
     r.main.controller.start();
@@ -703,14 +679,11 @@ Deno.test("PersistentVolumeController binds a WaitForFirstConsumer claim once a 
       "WaitForFirstConsumer",
       "ExternalProvisioning",
     ]);
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("StorageProtectionController keeps a claim a running pod uses, and a Bound volume", async () => {
-  const r = await rig();
-  try {
+  await withRig(async (r) => {
     await addVolume(r, volume("v", { storageClass: "manual", reclaimPolicy: "Retain" }));
     await addClaim(r, claim("data", { storageClass: "manual" }));
     await r.settle();
@@ -732,14 +705,11 @@ Deno.test("StorageProtectionController keeps a claim a running pod uses, and a B
     await r.settle();
     assert.equal(await getClaim(r, "data"), null, "the claim went with its last pod");
     assert.equal(await getVolume(r, "v"), null, "the volume went once Released");
-  } finally {
-    await r.close();
-  }
+  });
 });
 
 Deno.test("StorageProtectionController lets a claim go once its pod finishes, with workers running", async () => {
-  const r = await rig();
-  try {
+  await withRig(async (r) => {
     r.main.controller.start();
     r.main.protection.start();
     await addVolume(r, volume("v", { storageClass: "manual", reclaimPolicy: "Retain" }));
@@ -762,7 +732,5 @@ Deno.test("StorageProtectionController lets a claim go once its pod finishes, wi
       return v && phaseOf(v) === "Released" ? v : undefined;
     });
     assert.deepEqual(v.metadata.finalizers, [PV_PROTECTION_FINALIZER]);
-  } finally {
-    await r.close();
-  }
+  });
 });
