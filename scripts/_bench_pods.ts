@@ -186,11 +186,18 @@ export interface ApiStartOptions {
   podman: Podman;
   /** bound on one start, and on one clean-up */
   timeoutMs: number;
+  /** the pod to POST (default: the benchmark's two-container pod) */
+  pod?: (name: string) => unknown;
+  /** more to POST first, timed too (e.g. the pod's claim) */
+  before?: (name: string) => Promise<void>;
+  /** told of each pod whose containers ran */
+  onRunning?: (name: string) => void;
 }
 
 /**
  * Starts the pod through the API: a watch on the pod's name is open before the POST, and the
- * time runs from the POST to the event that shows both containers running.
+ * time runs from the POST (of `before`'s objects, if any) to the event that shows every
+ * container running.
  */
 export function apiStart(options: ApiStartOptions): StartMethod {
   const { endpoint, namespace, timeoutMs } = options;
@@ -219,7 +226,13 @@ export function apiStart(options: ApiStartOptions): StartMethod {
         const running = watchUntil(watch.body, allRunning);
         // Not awaited before the POST: a failed POST must not leave this rejection unhandled.
         running.catch(() => {});
-        const created = await httpRequest(endpoint, "POST", base, benchPod(name));
+        await options.before?.(name);
+        const created = await httpRequest(
+          endpoint,
+          "POST",
+          base,
+          (options.pod ?? benchPod)(name),
+        );
         if (created.status !== 201) {
           throw new Error(`POST ${base} -> ${created.status} ${created.text.slice(0, 300)}`);
         }
@@ -229,6 +242,7 @@ export function apiStart(options: ApiStartOptions): StartMethod {
             ? new Error(`pod ${name}: containers not running within ${timeoutMs} ms`)
             : error;
         });
+        options.onRunning?.(name);
         return at - started;
       } finally {
         clearTimeout(timer);

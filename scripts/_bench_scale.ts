@@ -450,7 +450,11 @@ async function scaleDown(sim: Sim, name: string): Promise<void> {
 }
 
 /** The writes with revisions in (from, to], by key; the store keeps them as its change log. */
-async function writtenKeys(store: KvStore, from: number, to: number): Promise<string[]> {
+export async function writtenKeys(
+  store: KvStore,
+  from: number,
+  to: number,
+): Promise<string[]> {
   const keys: string[] = [];
   if (to <= from) return keys;
   const watch = store.watch("/", from);

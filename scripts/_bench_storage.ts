@@ -34,13 +34,13 @@ import {
   ensureDefaultStorageClass,
   registerStorageAdmission,
 } from "../control/volume/admission.ts";
-import { LABELS } from "../node/runtime.ts";
-import { type KvStore, openKvStore } from "../storage/kv_store.ts";
+import { openKvStore } from "../storage/kv_store.ts";
 import { isPlainObject, type KubeObject } from "../storage/object.ts";
 import { findKind } from "../storage/registry.ts";
 import { storePrefix } from "../storage/resource.ts";
 import { type Endpoint, httpRequest, ROOT, run, sleep } from "../tests/_harness.ts";
-import { benchPod, type Podman, type StartMethod, watchUntil } from "./_bench_pods.ts";
+import { apiStart, benchPod, type Podman, type StartMethod } from "./_bench_pods.ts";
+import { writtenKeys } from "./_bench_scale.ts";
 import { formatMs, percentile, type Row } from "./_bench_stats.ts";
 
 /** Sizes of the `storage` part. */
@@ -97,18 +97,6 @@ export function benchClaim(name: string): Record<string, unknown> {
   };
 }
 
-interface PodView {
-  metadata?: { uid?: string };
-  spec?: { containers?: unknown[] };
-  status?: { containerStatuses?: Array<{ state?: { running?: unknown } }> };
-}
-
-function allRunning(pod: PodView): boolean {
-  const want = pod.spec?.containers?.length ?? 0;
-  const statuses = pod.status?.containerStatuses ?? [];
-  return want > 0 && statuses.length === want && statuses.every((s) => s.state?.running);
-}
-
 async function expectStatus(
   endpoint: Endpoint,
   method: string,
@@ -137,69 +125,26 @@ export interface VolumeStartOptions {
 }
 
 /**
- * Starts the benchmark pod with `variant`'s volume through the API: a watch on the pod's name
- * is open first; the time runs from the first POST (the claim's, for `claim`) to the event that
- * shows every container running. The pod is deleted afterwards (grace 0) and the start waits
- * until its podman pod is gone; a claim stays, for {@linkcode benchClaimDeletes}.
+ * Starts the benchmark pod with `variant`'s volume through the API ({@linkcode apiStart}): the
+ * time runs from the first POST (the claim's, for `claim`) to the event that shows every
+ * container running. The pod is deleted afterwards; a claim stays, for
+ * {@linkcode benchClaimDeletes}.
  */
 export function volumeStart(options: VolumeStartOptions): StartMethod {
-  const { endpoint, namespace, timeoutMs, variant } = options;
-  const pods = `/api/v1/namespaces/${namespace}/pods`;
+  const { endpoint, namespace, variant } = options;
   const claims = `/api/v1/namespaces/${namespace}/persistentvolumeclaims`;
-  return {
-    label: options.label,
-    async start(name) {
-      const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(), timeoutMs);
-      let uid: string | undefined;
-      try {
-        const watch = await fetch(
-          `${endpoint.url}${pods}?watch=1&fieldSelector=${
-            encodeURIComponent(`metadata.name=${name}`)
-          }`,
-          {
-            headers: { authorization: `Bearer ${endpoint.token}` },
-            signal: abort.signal,
-            client: endpoint.client,
-          },
-        );
-        if (watch.status !== 200 || !watch.body) {
-          throw new Error(`watch ${pods} -> ${watch.status} ${(await watch.text()).slice(0, 300)}`);
-        }
-        const started = performance.now();
-        const running = watchUntil<PodView>(watch.body, allRunning);
-        running.catch(() => {});
-        if (variant === "claim") {
+  return apiStart({
+    ...options,
+    pod: (name) => storagePod(name, variant),
+    ...(variant === "claim"
+      ? {
+        before: async (name: string) => {
           await expectStatus(endpoint, "POST", claims, [201], benchClaim(name));
-        }
-        const created = await expectStatus(
-          endpoint,
-          "POST",
-          pods,
-          [201],
-          storagePod(name, variant),
-        );
-        uid = (created as PodView).metadata?.uid;
-        const at = await running.catch((error) => {
-          throw abort.signal.aborted
-            ? new Error(`pod ${name}: containers not running within ${timeoutMs} ms`)
-            : error;
-        });
-        if (variant === "claim") options.claims?.push(name);
-        return at - started;
-      } finally {
-        clearTimeout(timer);
-        abort.abort();
-        await expectStatus(
-          endpoint,
-          "DELETE",
-          `${pods}/${name}?gracePeriodSeconds=0`,
-          [200, 202, 404],
-        );
-        if (uid) await options.podman.waitGone(`label=${LABELS.podUid}=${uid}`, timeoutMs);
+        },
+        onRunning: (name: string) => options.claims?.push(name),
       }
-    },
-  };
+      : {}),
+  });
 }
 
 /** Pod start rows: the plain one first; the others with their ratio to it. */
@@ -447,28 +392,6 @@ function waitCount(
   };
   informer.onEvent(check);
   return { done: promise, check };
-}
-
-/** The store keys written at revisions in (from, to]. */
-async function writtenKeys(
-  store: KvStore,
-  from: number,
-  to: number,
-): Promise<string[]> {
-  const keys: string[] = [];
-  if (to <= from) return keys;
-  const watch = store.watch("/", from);
-  const timer = setTimeout(() => watch.close(), 5_000);
-  try {
-    for await (const ev of watch) {
-      keys.push(ev.key);
-      if (ev.revision >= to) break;
-    }
-  } finally {
-    clearTimeout(timer);
-    watch.close();
-  }
-  return keys;
 }
 
 /** The binder run described in the module doc, in this process. */
