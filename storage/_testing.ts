@@ -5,7 +5,10 @@
  */
 
 import assert from "node:assert/strict";
+import type { KubeObject } from "./object.ts";
+import type { ResourceType } from "./resource.ts";
 import { ApiError } from "./status.ts";
+import { validateObject } from "./validation.ts";
 
 /** Assert that `fn` throws an `ApiError` with this code and reason (and message); return it. */
 export function assertApiError(
@@ -25,4 +28,28 @@ export function assertApiError(
   assert.equal(caught.reason, reason);
   if (message) assert.match(caught.message, message);
   return caught;
+}
+
+/**
+ * `rt`'s validation of `body` (Strict field validation; an update of `old` when given): the
+ * object as it would be stored. Throws what validation throws.
+ */
+export function validated<T = KubeObject>(rt: ResourceType, body: unknown, old?: KubeObject): T {
+  return validateObject(rt, body, { fieldValidation: "Strict", ...(old ? { old } : {}) })
+    .object as unknown as T;
+}
+
+/** The `[field, message]` causes of the 422 that validating `body` gives; fails when valid. */
+export function invalidCauses(
+  rt: ResourceType,
+  body: unknown,
+  old?: KubeObject,
+): [string, string][] {
+  try {
+    validated(rt, body, old);
+  } catch (e) {
+    assert.ok(e instanceof ApiError && e.code === 422, String(e));
+    return (e.details?.causes ?? []).map((c) => [c.field ?? "", c.message ?? ""]);
+  }
+  assert.fail("expected Invalid");
 }

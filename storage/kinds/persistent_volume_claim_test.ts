@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
+import { invalidCauses, validated } from "../_testing.ts";
 import type { KubeObject } from "../object.ts";
-import { ApiError } from "../status.ts";
-import { validateObject } from "../validation.ts";
 import { type PersistentVolumeClaim, persistentVolumeClaims } from "./persistent_volume_claim.ts";
 
 function pvc(spec: Record<string, unknown>, extra: Record<string, unknown> = {}) {
@@ -19,20 +18,11 @@ function pvc(spec: Record<string, unknown>, extra: Record<string, unknown> = {})
 }
 
 function valid(body: unknown, old?: KubeObject): PersistentVolumeClaim {
-  return validateObject(persistentVolumeClaims, body, {
-    fieldValidation: "Strict",
-    ...(old ? { old } : {}),
-  }).object as unknown as PersistentVolumeClaim;
+  return validated<PersistentVolumeClaim>(persistentVolumeClaims, body, old);
 }
 
 function causes(body: unknown, old?: KubeObject): [string, string][] {
-  try {
-    valid(body, old);
-  } catch (e) {
-    assert.ok(e instanceof ApiError && e.code === 422, String(e));
-    return (e.details?.causes ?? []).map((c) => [c.field, c.message]);
-  }
-  assert.fail("expected Invalid");
+  return invalidCauses(persistentVolumeClaims, body, old);
 }
 
 function stored(body: unknown): KubeObject {

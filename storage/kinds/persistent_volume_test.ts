@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
+import { invalidCauses, validated } from "../_testing.ts";
 import type { KubeObject } from "../object.ts";
-import { ApiError } from "../status.ts";
-import { validateObject } from "../validation.ts";
 import {
   accessModesText,
   type PersistentVolume,
@@ -37,20 +36,11 @@ const LOCAL = {
 };
 
 function valid(body: unknown, old?: KubeObject): PersistentVolume {
-  return validateObject(persistentVolumes, body, {
-    fieldValidation: "Strict",
-    ...(old ? { old } : {}),
-  }).object as unknown as PersistentVolume;
+  return validated<PersistentVolume>(persistentVolumes, body, old);
 }
 
 function causes(body: unknown, old?: KubeObject): [string, string][] {
-  try {
-    valid(body, old);
-  } catch (e) {
-    assert.ok(e instanceof ApiError && e.code === 422, String(e));
-    return (e.details?.causes ?? []).map((c) => [c.field, c.message]);
-  }
-  assert.fail("expected Invalid");
+  return invalidCauses(persistentVolumes, body, old);
 }
 
 Deno.test("persistentvolumes schema applies SetDefaults_PersistentVolume and resets status on create", () => {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
+import { invalidCauses, validated } from "../_testing.ts";
 import type { KubeObject } from "../object.ts";
-import { ApiError } from "../status.ts";
-import { validateObject } from "../validation.ts";
 import { type StorageClass, storageClasses } from "./storage_class.ts";
 
 function sc(fields: Record<string, unknown>, annotations?: Record<string, string>) {
@@ -15,20 +14,11 @@ function sc(fields: Record<string, unknown>, annotations?: Record<string, string
 }
 
 function valid(body: unknown, old?: KubeObject): StorageClass {
-  return validateObject(storageClasses, body, {
-    fieldValidation: "Strict",
-    ...(old ? { old } : {}),
-  }).object as unknown as StorageClass;
+  return validated<StorageClass>(storageClasses, body, old);
 }
 
 function causes(body: unknown, old?: KubeObject): [string, string][] {
-  try {
-    valid(body, old);
-  } catch (e) {
-    assert.ok(e instanceof ApiError && e.code === 422, String(e));
-    return (e.details?.causes ?? []).map((c) => [c.field, c.message]);
-  }
-  assert.fail("expected Invalid");
+  return invalidCauses(storageClasses, body, old);
 }
 
 Deno.test("storageclasses schema applies SetDefaults_StorageClass", () => {
