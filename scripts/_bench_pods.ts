@@ -146,12 +146,21 @@ function allRunning(pod: PodView | undefined): boolean {
 }
 
 /**
- * Reads a watch stream until an event's object satisfies `done`; resolves with the time the
- * chunk carrying that event arrived. Rejects if the stream ends first or reports an ERROR.
+ * Reads a watch stream until a non-DELETED event's object satisfies `done`; resolves with the
+ * time the chunk carrying that event arrived. Rejects if the stream ends first or reports an
+ * ERROR.
  */
-export async function watchUntil<T>(
+export function watchUntil<T>(
   body: ReadableStream<Uint8Array>,
   done: (obj: T) => boolean,
+): Promise<number> {
+  return watchEvent<T>(body, (type, obj) => type !== "DELETED" && done(obj));
+}
+
+/** As {@linkcode watchUntil}, for any event `match` accepts (its type and object). */
+export async function watchEvent<T>(
+  body: ReadableStream<Uint8Array>,
+  match: (type: string, obj: T) => boolean,
 ): Promise<number> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
@@ -170,7 +179,7 @@ export async function watchUntil<T>(
         if (line === "") continue;
         const event = JSON.parse(line) as { type?: string; object?: T };
         if (event.type === "ERROR") throw new Error(`watch error: ${line.slice(0, 300)}`);
-        if (event.type !== "DELETED" && event.object && done(event.object)) return now;
+        if (event.type && event.object && match(event.type, event.object)) return now;
       }
     }
   } finally {

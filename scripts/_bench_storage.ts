@@ -39,7 +39,7 @@ import { isPlainObject, type KubeObject } from "../storage/object.ts";
 import { findKind } from "../storage/registry.ts";
 import { storePrefix } from "../storage/resource.ts";
 import { type Endpoint, httpRequest, ROOT, run, sleep } from "../tests/_harness.ts";
-import { apiStart, benchPod, type Podman, type StartMethod } from "./_bench_pods.ts";
+import { apiStart, benchPod, type Podman, type StartMethod, watchEvent } from "./_bench_pods.ts";
 import { writtenKeys } from "./_bench_scale.ts";
 import { formatMs, percentile, type Row } from "./_bench_stats.ts";
 
@@ -171,36 +171,6 @@ export function volumeStartRows(
   });
 }
 
-/** Reads a watch stream until an event satisfies `match`; resolves with its arrival time. */
-async function watchFor(
-  body: ReadableStream<Uint8Array>,
-  match: (type: string, obj: KubeObject) => boolean,
-): Promise<number> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let pending = "";
-  try {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("the watch ended first");
-      const now = performance.now();
-      pending += decoder.decode(value, { stream: true });
-      let newline = pending.indexOf("\n");
-      while (newline >= 0) {
-        const line = pending.slice(0, newline).trim();
-        pending = pending.slice(newline + 1);
-        newline = pending.indexOf("\n");
-        if (line === "") continue;
-        const event = JSON.parse(line) as { type?: string; object?: KubeObject };
-        if (event.type === "ERROR") throw new Error(`watch error: ${line.slice(0, 300)}`);
-        if (event.type && event.object && match(event.type, event.object)) return now;
-      }
-    }
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-}
-
 async function missing(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
@@ -301,7 +271,7 @@ export async function benchClaimDeletes(options: ClaimDeleteOptions): Promise<Cl
       if (watch.status !== 200 || !watch.body) {
         throw new Error(`watch of PV ${pvName} -> ${watch.status} ${await watch.text()}`);
       }
-      const volumeGone = watchFor(watch.body, (type) => type === "DELETED");
+      const volumeGone = watchEvent(watch.body, (type) => type === "DELETED");
       volumeGone.catch(() => {});
       const started = performance.now();
       const dataGone = diskGone([dir, `${dir}.json`], abort.signal);
