@@ -626,8 +626,10 @@ Deno.test("DaemonSetController, started, converges from informer events alone", 
     await until("a pod on each node", () => Object.keys(r.podsByNode()).length === 2);
     await r.patchNode("edge-1", { spec: { taints: [{ key: "x", effect: "NoExecute" }] } });
     await until("none on edge-1", () => Object.keys(r.podsByNode()).join() === "edge-2");
-    for (let i = 0; i < 200; i++) {
-      if ((await r.status())?.currentNumberScheduled === 1) break;
+    // the status converges; a write made before the taint was seen may still count edge-1
+    for (let i = 0; i < 2000; i++) {
+      const s = await r.status();
+      if (s?.currentNumberScheduled === 1 && s.desiredNumberScheduled === 1) break;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const status = await r.status();
