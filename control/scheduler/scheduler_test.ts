@@ -69,6 +69,33 @@ function podScheduled(pod: KubeObject): Condition | undefined {
   return status?.conditions?.find((c) => c.type === "PodScheduled");
 }
 
+/**
+ * Waits for pod `name` to carry `PodScheduled=False`, reason Unschedulable, with `message`, and
+ * for a FailedScheduling Event with the same message; returns the Event.
+ */
+async function assertUnschedulable(
+  store: Store,
+  objects: Objects,
+  name: string,
+  message: string,
+): Promise<KubeObject> {
+  const condition = await eventually("the Unschedulable condition", async () => {
+    const c = podScheduled(await objects.get(PODS, "default", name));
+    return c?.status === "False" ? c : undefined;
+  });
+  assert.equal(condition.reason, "Unschedulable");
+  assert.equal(condition.message, message);
+  const event = await eventually("the FailedScheduling event", async () => {
+    const { items } = await store.list("/core/events/default/");
+    return items.find((e) =>
+      e.reason === "FailedScheduling" &&
+      (e.involvedObject as { name?: string } | undefined)?.name === name
+    );
+  });
+  assert.equal(event.message, message);
+  return event;
+}
+
 function nodeNameOf(pod: KubeObject): string | undefined {
   return (pod.spec as { nodeName?: string }).nodeName;
 }
@@ -81,19 +108,8 @@ Deno.test("Scheduler marks an unschedulable pod, records an Event, then binds it
     await scheduler.start();
     try {
       const message = "0/1 nodes are available: 1 Insufficient cpu.";
-      const condition = await eventually("the Unschedulable condition", async () => {
-        const c = podScheduled(await objects.get(PODS, "default", "big"));
-        return c?.status === "False" ? c : undefined;
-      });
-      assert.equal(condition.reason, "Unschedulable");
-      assert.equal(condition.message, message);
-
-      const event = await eventually("the FailedScheduling event", async () => {
-        const { items } = await store.list("/core/events/default/");
-        return items.find((e) => e.reason === "FailedScheduling");
-      });
+      const event = await assertUnschedulable(store, objects, "big", message);
       assert.equal(event.type, "Warning");
-      assert.equal(event.message, message);
       assert.deepEqual(event.source, { component: "default-scheduler" });
       assert.equal(event.reportingComponent, "default-scheduler");
       assert.ok((event.count as number) >= 1);
@@ -315,17 +331,7 @@ Deno.test("Scheduler marks a pod whose claim is missing, then plans it again whe
     await scheduler.start();
     try {
       const message = `0/2 nodes are available: persistentvolumeclaim "data" not found.`;
-      const condition = await eventually("the Unschedulable condition", async () => {
-        const c = podScheduled(await objects.get(PODS, "default", "db"));
-        return c?.status === "False" ? c : undefined;
-      });
-      assert.equal(condition.reason, "Unschedulable");
-      assert.equal(condition.message, message);
-      const event = await eventually("the FailedScheduling event", async () => {
-        const { items } = await store.list("/core/events/default/");
-        return items.find((e) => e.reason === "FailedScheduling");
-      });
-      assert.equal(event.message, message);
+      await assertUnschedulable(store, objects, "db", message);
 
       await objects.create(CLAIMS, "default", claimInput("data"), WRITE);
       const claim = await eventually("the selected-node annotation", async () => {

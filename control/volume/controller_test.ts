@@ -121,6 +121,23 @@ interface Rig {
 }
 
 /** A store with the storage admission (unless told) and one binder whose workers are idle. */
+/**
+ * Runs `fn` on a fresh {@linkcode rig} and a second binder over the same store (a clock a
+ * millisecond ahead), both stopped afterwards whatever happens.
+ */
+async function withTwoBinders(
+  fn: (r: Rig, other: Binder) => Promise<void>,
+): Promise<void> {
+  const r = await rig();
+  const other = await binder(r.store, new FakeClock(r.clock.now() + 1));
+  try {
+    await fn(r, other);
+  } finally {
+    await other.stop();
+    await r.close();
+  }
+}
+
 /** Runs `fn` on a fresh {@linkcode rig}, closed afterwards whatever happens. */
 async function withRig(
   ...args: [(r: Rig) => Promise<void>] | [{ admission?: boolean }, (r: Rig) => Promise<void>]
@@ -291,9 +308,7 @@ Deno.test("PersistentVolumeController binds a claim to the smallest matching vol
 });
 
 Deno.test("PersistentVolumeController: two binders with stale caches never bind one volume twice", async () => {
-  const r = await rig();
-  const other = await binder(r.store, new FakeClock(r.clock.now() + 1));
-  try {
+  await withTwoBinders(async (r, other) => {
     await addVolume(r, volume("only", { storageClass: "manual" }));
     await r.settle();
     await addClaim(r, claim("first", { storageClass: "manual" }));
@@ -317,17 +332,12 @@ Deno.test("PersistentVolumeController: two binders with stale caches never bind 
       "of 1 volume(s) of this class, 1 bound to another claim",
       "second",
     ]]);
-  } finally {
-    await other.stop();
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController: claims racing for one volume in parallel bind exactly one", async () => {
   for (let run = 0; run < 3; run++) {
-    const r = await rig();
-    const other = await binder(r.store, new FakeClock(r.clock.now() + 1));
-    try {
+    await withTwoBinders(async (r, other) => {
       await addVolume(r, volume("only", { storageClass: "manual" }));
       await r.settle();
       await addClaim(r, claim("a", { storageClass: "manual" }));
@@ -349,17 +359,12 @@ Deno.test("PersistentVolumeController: claims racing for one volume in parallel 
       }
       assert.equal(bound.length, 1, `exactly one claim bound, got ${bound}`);
       assert.equal(claimRefName(await getVolume(r, "only")), bound[0]);
-    } finally {
-      await other.stop();
-      await r.close();
-    }
+    });
   }
 });
 
 Deno.test("PersistentVolumeController frees a volume a stale binder reserved for a claim bound elsewhere", async () => {
-  const r = await rig();
-  const other = await binder(r.store, new FakeClock(r.clock.now() + 1));
-  try {
+  await withTwoBinders(async (r, other) => {
     await addVolume(r, volume("large", { storageClass: "manual", size: "5Gi" }));
     await r.settle();
     await addClaim(r, claim("data", { storageClass: "manual" }));
@@ -382,10 +387,7 @@ Deno.test("PersistentVolumeController frees a volume a stale binder reserved for
     assert.equal(claimRefName(large), undefined);
     assert.equal(phaseOf(large), "Available");
     assert.equal(large.metadata.annotations?.[ANN_BOUND_BY_CONTROLLER], undefined);
-  } finally {
-    await other.stop();
-    await r.close();
-  }
+  });
 });
 
 Deno.test("PersistentVolumeController releases a Retain volume when its claim is deleted", async () => {
