@@ -59,6 +59,9 @@ Options of up and agent:
                          kube-system/cluster-network, else 10.96.0.10)
   --cluster-domain D     the cluster's DNS domain (default: from that ConfigMap, else
                          cluster.local)
+  --seccomp-default      run containers that name no seccomp profile with podman's default
+                         profile (RuntimeDefault), as kubelet's flag does; without it they
+                         run Unconfined, Kubernetes' default
   --disable-service-proxy  program no service rules (nftables) on this node
   --cleanup              remove this node's service rules (nftables table ip edge-proxy)
                          and pod routes, then exit (pods keep running)
@@ -92,6 +95,7 @@ interface Flags {
   clusterDomain?: string;
   disableServiceProxy?: boolean;
   cleanup?: boolean;
+  seccompDefault?: boolean;
   server?: string;
   token?: string;
   caFile?: string;
@@ -118,6 +122,7 @@ const FLAGS: Record<string, { key: keyof Flags; commands: string[] }> = {
   "--cluster-domain": { key: "clusterDomain", commands: ["up", "agent"] },
   "--disable-service-proxy": { key: "disableServiceProxy", commands: ["up", "agent"] },
   "--cleanup": { key: "cleanup", commands: ["up", "agent"] },
+  "--seccomp-default": { key: "seccompDefault", commands: ["up", "agent"] },
   "--server": { key: "server", commands: ["agent"] },
   "--token": { key: "token", commands: ["agent"] },
   "--ca-file": { key: "caFile", commands: ["agent"] },
@@ -132,7 +137,9 @@ function parseFlags(command: string, args: string[]): Flags {
     if (!spec || !spec.commands.includes(command)) {
       throw new Error(`unknown option "${arg}" for ${command}\n\n${USAGE}`);
     }
-    if (spec.key === "disableServiceProxy" || spec.key === "cleanup") {
+    if (
+      spec.key === "disableServiceProxy" || spec.key === "cleanup" || spec.key === "seccompDefault"
+    ) {
       flags[spec.key] = inline === undefined || inline === "true";
       continue;
     }
@@ -204,6 +211,7 @@ async function startAgent(
     labels: flags.labels,
     ...(flags.nodeIp ? { nodeIp: flags.nodeIp } : {}),
     ...(flags.disableServiceProxy ? { serviceProxy: false } : {}),
+    ...(flags.seccompDefault ? { seccompDefault: true } : {}),
     clusterNetwork: {
       ...(flags.clusterDns ? { clusterDNS: flags.clusterDns } : {}),
       ...(flags.clusterDomain ? { clusterDomain: flags.clusterDomain } : {}),

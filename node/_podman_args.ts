@@ -6,10 +6,20 @@
  */
 
 import { type ContainerConfig, LABELS, RuntimeError, type SandboxConfig } from "./runtime.ts";
+import { seccompArgs, securityArgs } from "./security.ts";
 
 /** podman's name for the sandbox of a pod: `edge_<namespace>_<name>_<uid prefix>`. */
 export function sandboxName(config: Pick<SandboxConfig, "podNamespace" | "podName" | "podUid">) {
   return `edge_${config.podNamespace}_${config.podName}_${config.podUid.slice(0, 8)}`;
+}
+
+/**
+ * podman's name for a sandbox's infra container: `<sandbox name>_infra` (no container name of
+ * ours ends so: theirs end in `_<attempt>`). Known before `pod create` returns, it lets one
+ * `container inspect` read a pod the runtime made.
+ */
+export function infraName(config: Pick<SandboxConfig, "podNamespace" | "podName" | "podUid">) {
+  return `${sandboxName(config)}_infra`;
 }
 
 /** podman's name for one attempt of a container: `<sandbox name>_<container>_<attempt>`. */
@@ -57,9 +67,12 @@ export function podCreateArgs(config: SandboxConfig): string[] {
     "create",
     "--name",
     sandboxName(config),
+    "--infra-name",
+    infraName(config),
     ...labelArgs(sandboxLabels(config)),
   ];
   args.push("--hostname", config.hostname);
+  if (config.seccomp) args.push(...seccompArgs(config.seccomp));
   if (config.hostNetwork) args.push("--network", "host");
   else if (config.network !== undefined) args.push("--network", networkName(config.network));
   for (const server of config.dns?.nameservers ?? []) args.push("--dns", server);
@@ -129,6 +142,7 @@ export function containerCreateArgs(
     const bytes = String(Math.round(config.memoryLimitBytes));
     args.push("--memory", bytes, "--memory-swap", bytes);
   }
+  if (config.security) args.push(...securityArgs(config.security));
   if (config.tty) args.push("--tty");
   if (config.stdin) args.push("--interactive");
   args.push("--", config.image, ...(config.args ?? []));

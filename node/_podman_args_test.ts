@@ -23,6 +23,7 @@ Deno.test("podCreateArgs() names the pod by namespace, name and uid and maps dns
     }),
     [
       ..."pod create --name edge_prod_web_01234567".split(" "),
+      ...["--infra-name", "edge_prod_web_01234567_infra"],
       ...["--label", `${LABELS.node}=edge-1`, "--label", `${LABELS.podName}=web`],
       ...["--label", `${LABELS.podNamespace}=prod`, "--label", `${LABELS.podUid}=0123456789ab`],
       ...["--hostname", "web", "--dns", "10.96.0.10", "--dns-search", "prod.svc.cluster.local"],

@@ -36,6 +36,7 @@ export interface PodmanPsContainer {
 /** One entry of `podman container inspect --format json` (the fields we read). */
 export interface PodmanInspect {
   Id: string;
+  Name?: string;
   Created: string;
   Image: string;
   ImageName: string;

@@ -13,6 +13,7 @@ import {
   type ContainerStatus,
   type NetworkProbe,
   type NodeState,
+  type PodState,
   type ProbeOutcome,
   RuntimeError,
   type SandboxConfig,
@@ -86,6 +87,11 @@ export class TestRuntime implements ContainerRuntime {
     const sandboxes = await this.listSandboxes(node);
     const containers = await Promise.all(sandboxes.map((s) => this.listContainers(s.podUid)));
     return { sandboxes, containers: containers.flat() };
+  }
+
+  async observePod(node: string, podUid: string): Promise<PodState> {
+    const sandbox = (await this.listSandboxes(node)).find((s) => s.podUid === podUid);
+    return { ...(sandbox ? { sandbox } : {}), containers: await this.listContainers(podUid) };
   }
 
   removeSandbox(podUid: string): Promise<void> {

@@ -119,6 +119,11 @@ export interface AgentOptions {
    * Endpoints; default: yes with podman, no with a given `runtime`
    */
   serviceProxy?: boolean;
+  /**
+   * containers naming no seccomp profile run with the runtime's default (kubelet's
+   * `--seccomp-default`); default false: Unconfined, as in Kubernetes
+   */
+  seccompDefault?: boolean;
   /** how long start waits for the Node's podCIDR and pod network (default 20 s) */
   podCidrWaitMs?: number;
   /** the cluster DNS IP and domain, over ConfigMap kube-system/cluster-network */
@@ -536,6 +541,10 @@ export class Agent {
         makeSubPath,
         dns: (p) => this.#podDns(p),
         network: () => this.#nodeNetwork?.podNetwork,
+        security: {
+          seccompDefault: this.#o.seccompDefault === true,
+          seccompDir: absolute(`${this.#o.dataDir}/seccomp`),
+        },
         onStatus: (status) => this.#afterSync(uid, status),
         events: this.#events.record,
         ...(this.#o.relistMs ? { relistMs: this.#o.relistMs } : {}),
@@ -756,4 +765,9 @@ export class Agent {
       return (await this.#cache.get<Record<string, string>>(key)).value ?? undefined;
     }
   }
+}
+
+/** `path` from the working directory when relative (podman may run elsewhere one day). */
+function absolute(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path.replace(/^\.\//, "")}`;
 }

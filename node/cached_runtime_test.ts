@@ -4,7 +4,7 @@ import { testPod } from "./_worker_test_pod.ts";
 import { CachedRuntime } from "./cached_runtime.ts";
 import { FakeRuntime } from "./fake_runtime.ts";
 import { PodWorker } from "./pod_worker.ts";
-import type { ContainerConfig, NodeState, SandboxConfig } from "./runtime.ts";
+import type { ContainerConfig, NodeState, PodState, SandboxConfig } from "./runtime.ts";
 import { RuntimeError } from "./runtime.ts";
 
 const IMAGE = "localhost/edge-test:1";
@@ -29,6 +29,16 @@ class CountingRuntime extends FakeRuntime {
   override async listNodeState(node: string): Promise<NodeState> {
     this.listings++;
     const state = super.listNodeState(node);
+    await this.#gate;
+    return await state;
+  }
+
+  /** pod uids read on their own, in order */
+  observed: string[] = [];
+
+  override async observePod(node: string, podUid: string): Promise<PodState> {
+    this.observed.push(podUid);
+    const state = super.observePod(node, podUid);
     await this.#gate;
     return await state;
   }
@@ -109,8 +119,8 @@ Deno.test("CachedRuntime: reads after the ttl refresh, and see exits nobody aske
   assert.equal(inner.listings, 2);
 });
 
-Deno.test("CachedRuntime: each change drops the snapshot, also when the change fails", async () => {
-  const { inner, cached } = await setup(1);
+Deno.test("CachedRuntime: a changed pod is read on its own, also when the change failed", async () => {
+  const { inner, cached } = await setup(2);
   await cached.listContainers("u0");
   const id = await cached.createContainer(container("u0", "side"));
   assert.deepEqual((await cached.listContainers("u0")).map((c) => c.name), ["app", "side"]);
@@ -120,22 +130,78 @@ Deno.test("CachedRuntime: each change drops the snapshot, also when the change f
   assert.equal((await cached.listContainers("u0")).find((c) => c.id === id)?.state, "exited");
   await cached.removeContainer(id);
   assert.equal((await cached.listContainers("u0")).length, 1);
-  await cached.createSandbox(sandbox("u1"));
-  assert.equal((await cached.listSandboxes(NODE)).length, 2);
-  await cached.removeSandbox("u1");
-  assert.equal((await cached.listSandboxes(NODE)).length, 1);
-  await cached.ensureImage(IMAGE, "IfNotPresent");
-  await cached.listSandboxes(NODE);
-  assert.equal(inner.listings, 8);
+  assert.deepEqual(inner.observed, ["u0", "u0", "u0", "u0"]);
+  // the other pod, and the changed pod once read, come from the snapshot
+  assert.equal((await cached.listContainers("u1")).length, 1);
+  assert.equal((await cached.listContainers("u0")).length, 1);
+  assert.equal(inner.listings, 1);
 
+  await cached.createSandbox(sandbox("u2"));
+  assert.equal((await cached.observePod(NODE, "u2")).sandbox?.podUid, "u2");
+  await cached.removeSandbox("u1");
+  assert.deepEqual(await cached.observePod(NODE, "u1"), { containers: [] });
+  assert.deepEqual(inner.observed.slice(4), ["u2", "u1"]);
+  assert.equal(inner.listings, 1);
+
+  const u2 = await cached.createContainer(container("u2", "app"));
   inner.failNext("startContainer", new RuntimeError("RunContainerError", "boom"));
-  await assert.rejects(cached.startContainer("nope"), /boom/);
-  await cached.listSandboxes(NODE);
-  assert.equal(inner.listings, 9);
+  await assert.rejects(cached.startContainer(u2), /boom/);
+  assert.equal((await cached.listContainers("u2"))[0]?.state, "created");
+  assert.deepEqual(inner.observed.slice(6), ["u2"]);
 });
 
-Deno.test("CachedRuntime: a refresh under way during a change answers its callers but is not kept", async () => {
+Deno.test("CachedRuntime: a pod read on its own answers from the snapshot for one ttl", async () => {
+  const { clock, inner, cached } = await setup(1);
+  await cached.listContainers("u0");
+  await clock.advance(5_000);
+  await cached.runContainer(container("u0", "side"));
+  assert.equal((await cached.listContainers("u0")).length, 2);
+  await clock.advance(999);
+  assert.equal((await cached.observePod(NODE, "u0")).containers.length, 2);
+  assert.deepEqual([inner.listings, inner.observed.length], [1, 1]);
+  await clock.advance(1);
+  await cached.observePod(NODE, "u0");
+  assert.deepEqual([inner.listings, inner.observed.length], [2, 1]);
+});
+
+Deno.test("CachedRuntime: a whole-node read after a change lists the node anew", async () => {
+  const { inner, cached } = await setup(2);
+  await cached.listSandboxes(NODE);
+  await cached.removeSandbox("u1");
+  assert.deepEqual((await cached.listSandboxes(NODE)).map((s) => s.podUid), ["u0"]);
+  assert.equal(inner.listings, 2);
+  assert.equal((await cached.listNodeState(NODE)).containers.length, 1);
+  assert.equal(inner.listings, 2);
+});
+
+Deno.test("CachedRuntime: a change it cannot place drops the snapshot", async () => {
   const { inner, cached } = await setup(1);
+  await cached.listContainers("u0");
+  inner.failNext("startContainer", new RuntimeError("RunContainerError", "boom"));
+  await assert.rejects(cached.startContainer("nope"), /boom/);
+  await cached.listContainers("u0");
+  assert.equal(inner.listings, 2);
+  assert.deepEqual(inner.observed, []);
+});
+
+Deno.test("CachedRuntime: a new pod's first look costs no runtime call, however old the snapshot", async () => {
+  const { clock, inner, cached } = await setup(1);
+  await cached.listContainers("u0");
+  await cached.removeSandbox("u0");
+  await clock.advance(60_000);
+  assert.deepEqual(await cached.observePod(NODE, "new"), { containers: [] });
+  assert.deepEqual(await cached.listContainers("new"), []);
+  assert.equal(inner.listings, 1);
+  assert.deepEqual(inner.observed, []);
+  // a pod the snapshot shows is read again once the snapshot is older than the ttl
+  await inner.createSandbox(sandbox("made-behind-our-back"));
+  assert.equal((await cached.observePod(NODE, "u0")).sandbox, undefined);
+  assert.deepEqual(inner.observed, ["u0"]);
+  assert.equal(inner.listings, 1);
+});
+
+Deno.test("CachedRuntime: a refresh under way during a change is kept, but not for the changed pod", async () => {
+  const { inner, cached } = await setup(2);
   inner.hold();
   const before = cached.listContainers("u0");
   await cached.createContainer(container("u0", "side"));
@@ -143,7 +209,31 @@ Deno.test("CachedRuntime: a refresh under way during a change answers its caller
   assert.deepEqual((await before).map((c) => c.name), ["app"]);
   assert.deepEqual((await cached.listContainers("u0")).map((c) => c.name), ["app", "side"]);
   assert.deepEqual((await cached.listContainers("u0")).map((c) => c.name), ["app", "side"]);
-  assert.equal(inner.listings, 2);
+  assert.equal((await cached.listContainers("u1")).length, 1);
+  assert.equal(inner.listings, 1);
+  assert.deepEqual(inner.observed, ["u0"]);
+});
+
+Deno.test("CachedRuntime: a pod read on its own before a refresh began is not put into it", async () => {
+  const { clock, inner, cached } = await setup(1);
+  await cached.listContainers("u0");
+  const id = await cached.createContainer(container("u0", "side"));
+  inner.hold();
+  const alone = cached.listContainers("u0"); // reads u0 on its own, held
+  await clock.advance(1_000);
+  await cached.startContainer(id); // u0 changes again while the read is held
+  inner.release();
+  assert.equal((await alone).find((c) => c.id === id)?.state, "created");
+  assert.equal((await cached.listContainers("u0")).find((c) => c.id === id)?.state, "running");
+  assert.deepEqual(inner.observed, ["u0", "u0"]);
+});
+
+Deno.test("CachedRuntime: images are not cached", async () => {
+  const { inner, cached } = await setup(1);
+  await cached.listContainers("u0");
+  assert.equal(await cached.ensureImage(IMAGE, "IfNotPresent"), false);
+  await cached.listContainers("u0");
+  assert.equal(inner.listings, 1);
 });
 
 Deno.test("CachedRuntime: a failed refresh rejects its callers and is not kept", async () => {

@@ -24,6 +24,7 @@
  * @module
  */
 
+import { containerSecurity, NO_SECURITY_DEFAULTS, type SecurityDefaults } from "./security.ts";
 import type { KubeObject } from "../storage/object.ts";
 import type { ContainerValue, PodSpecValue } from "../storage/kinds/_pod_spec.ts";
 import { milliValue, wholeValue } from "../storage/quantity.ts";
@@ -53,6 +54,8 @@ export interface ContainerInputs {
    * the node's; see node/pod_dns.ts), unless the container mounts something there itself
    */
   resolvConf?: string;
+  /** the node's seccomp rules (see node/security.ts); default: Unconfined, no Localhost dir */
+  security?: SecurityDefaults;
 }
 
 function canonicalJson(v: unknown): string {
@@ -412,6 +415,7 @@ export function containerConfigFor(
   if (container.command) config.command = container.command.map((c) => expandVars(c, vars));
   if (container.args) config.args = container.args.map((a) => expandVars(a, vars));
   if (container.workingDir) config.workingDir = container.workingDir;
+  config.security = containerSecurity(pod, container, resolved.security ?? NO_SECURITY_DEFAULTS);
   const limits = container.resources.limits ?? {};
   try {
     if (limits.cpu !== undefined) config.cpuLimitMillis = milliValue(limits.cpu);

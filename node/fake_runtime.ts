@@ -36,6 +36,7 @@ import {
   type LogOptions,
   type NetworkProbe,
   type NodeState,
+  type PodState,
   type ProbeOutcome,
   RuntimeError,
   type RuntimeErrorReason,
@@ -260,6 +261,17 @@ export class FakeRuntime implements ContainerRuntime {
       [...this.#sandboxes.values()]
         .filter((s) => s.config.node === node)
         .map((s) => ({ ...s.status })));
+  }
+
+  observePod(node: string, podUid: string): Promise<PodState> {
+    return this.#call("observePod", () => {
+      const sandbox = this.#sandboxes.get(podUid);
+      if (!sandbox || sandbox.config.node !== node) return { containers: [] };
+      return {
+        sandbox: { ...sandbox.status },
+        containers: this.#statuses((c) => c.config.podUid === podUid),
+      };
+    });
   }
 
   listNodeState(node: string): Promise<NodeState> {

@@ -47,6 +47,7 @@
  * @module
  */
 
+import { NO_SECURITY_DEFAULTS, sandboxSeccomp, type SecurityDefaults } from "./security.ts";
 import type { Clock } from "../storage/clock.ts";
 import type { ContainerValue, PodSpecValue } from "../storage/kinds/_pod_spec.ts";
 import { defaultPullPolicy } from "../storage/kinds/_pod_rules.ts";
@@ -123,6 +124,8 @@ export interface PodWorkerOptions {
    * undefined keeps the runtime's default network. Host-network pods stay on the host's.
    */
   network?: () => string | undefined;
+  /** the node's seccomp rules (see node/security.ts); default: Kubernetes' (Unconfined) */
+  security?: SecurityDefaults;
   /**
    * How often to look at the runtime again while the pod is live, to notice containers that
    * exited (kubelet's PLEG relist period); 1 s by default.
@@ -371,9 +374,8 @@ export class PodWorker {
 
   async #observe(uid: string): Promise<ContainerStatus[]> {
     const { runtime, nodeName } = this.#options;
-    const sandboxes = await runtime.listSandboxes(nodeName);
-    const containers = await runtime.listContainers(uid);
-    this.#seen = { sandbox: sandboxes.find((s) => s.podUid === uid), containers };
+    const { sandbox, containers } = await runtime.observePod(nodeName, uid);
+    this.#seen = { sandbox, containers };
     return containers;
   }
 
@@ -473,6 +475,12 @@ export class PodWorker {
     };
     const dns = this.#options.dns?.(pod);
     if (dns) config.dns = dns;
+    try {
+      config.seccomp = sandboxSeccomp(pod, this.#options.security ?? NO_SECURITY_DEFAULTS);
+    } catch {
+      // a bad pod-level Localhost profile: each container reports it; the infra stays confined
+      config.seccomp = { type: "RuntimeDefault" };
+    }
     const network = config.hostNetwork ? undefined : this.#options.network?.();
     if (network !== undefined) config.network = network;
     return config;
@@ -646,6 +654,7 @@ export class PodWorker {
       const inputs = await this.#options.inputs(pod);
       config = containerConfigFor(pod, c, kind, attempt, {
         ...inputs,
+        ...(this.#options.security ? { security: this.#options.security } : {}),
         podIP: sandbox.ip,
         hostIP: this.#options.hostIP,
       });

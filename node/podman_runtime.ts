@@ -20,9 +20,11 @@
  */
 
 import { type CommandResult, errorText, runCommand } from "./_podman_command.ts";
+import { nonRootViolation } from "./security.ts";
 import {
   containerCreateArgs,
   containerName,
+  infraName,
   podCreateArgs,
   SANDBOX_LABEL_KEYS,
   sandboxLabels,
@@ -57,6 +59,7 @@ import {
   type LogOptions,
   type NetworkProbe,
   type NodeState,
+  type PodState,
   type ProbeOutcome,
   RuntimeError,
   type RuntimeErrorReason,
@@ -98,6 +101,14 @@ const MAX_EXEC_OUTPUT = 10 * 1024;
 /** The environment of probe processes: nothing inherited (no proxy variables). */
 const PROBE_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" };
 
+/** What the runtime knows of one podman pod; see `PodmanRuntime.#known`. */
+type KnownPod = Pick<PodmanPod, "Name" | "Labels"> & Partial<Pick<PodmanPod, "Id" | "Created">> & {
+  /** id or name of the infra container */
+  infra?: string;
+  /** ids of every container in the pod but the infra, when all are known */
+  containers?: Set<string>;
+};
+
 /** The container runtime on podman; see the module documentation. */
 export class PodmanRuntime implements ContainerRuntime {
   readonly #podman: string;
@@ -107,10 +118,12 @@ export class PodmanRuntime implements ContainerRuntime {
   readonly #timeoutMs: number;
   readonly #pullTimeoutMs: number;
   /**
-   * Name and labels of each podman pod seen, by Pod uid: both are fixed by the uid, so
-   * `createContainer` needs no lookup for a pod a listing has shown.
+   * Each podman pod seen or made, by Pod uid: its name and labels are fixed by the uid, so
+   * `createContainer` needs no lookup for a pod a listing has shown. With its infra container
+   * and every container in it known (listed, or made here since), `observePod` is one
+   * `container inspect`.
    */
-  readonly #known = new Map<string, Pick<PodmanPod, "Name" | "Labels">>();
+  readonly #known = new Map<string, KnownPod>();
   /**
    * Images seen present, so starting a container of a known image costs no `image exists`
    * call. An image removed behind our back makes `create --pull never` fail; that failure
@@ -193,7 +206,13 @@ export class PodmanRuntime implements ContainerRuntime {
       );
     }
     const id = created.stdout.trim();
-    this.#known.set(config.podUid, { Name: sandboxName(config), Labels: sandboxLabels(config) });
+    this.#known.set(config.podUid, {
+      Id: id,
+      Name: sandboxName(config),
+      Labels: sandboxLabels(config),
+      infra: infraName(config),
+      containers: new Set(),
+    });
     if (!config.startNow) {
       // podman starts the infra container with the pod's first container
       return {
@@ -232,6 +251,43 @@ export class PodmanRuntime implements ContainerRuntime {
     };
   }
 
+  /**
+   * One `container inspect` of the pod's infra container and containers when all are known;
+   * else one `pod ps` of the pod (by its uid label), then one `container inspect`.
+   */
+  async observePod(node: string, podUid: string): Promise<PodState> {
+    const known = this.#known.get(podUid);
+    if (known?.Id && known.infra && known.containers && known.Labels?.[LABELS.node] === node) {
+      const inspected = await this.#inspect([known.infra, ...known.containers]);
+      const infra = inspected.find((i) => i.Id === known.infra || i.Name === known.infra);
+      if (infra) {
+        // a pod made here: its infra container's creation (a few ms after the pod's) will do
+        const created = known.Created ?? infra.Created;
+        const pod = { ...known, Id: known.Id, Created: created, InfraId: infra.Id, Status: "" };
+        const containers = inspected.filter((i) => i !== infra);
+        for (const id of known.containers) {
+          if (!containers.some((i) => i.Id === id)) known.containers.delete(id);
+        }
+        return {
+          sandbox: sandboxStatus(pod, infra),
+          containers: containers.flatMap((i) => containerStatus(i) ?? []).sort(byAttempt),
+        };
+      }
+      this.#known.delete(podUid); // the pod is gone, or was remade: list it
+    }
+    const pod = (await this.#pods(`label=${LABELS.podUid}=${podUid}`))
+      .find((p) => p.Labels?.[LABELS.node] === node);
+    if (!pod) return { containers: [] };
+    const inspected = await this.#inspect([
+      pod.InfraId,
+      ...(pod.Containers ?? []).map((c) => c.Id).filter((id) => id !== pod.InfraId),
+    ]);
+    return {
+      sandbox: sandboxStatus(pod, inspected.find((i) => i.Id === pod.InfraId)),
+      containers: inspected.flatMap((i) => containerStatus(i) ?? []).sort(byAttempt),
+    };
+  }
+
   async removeSandbox(podUid: string): Promise<void> {
     const pods = await this.#pods(`label=${LABELS.podUid}=${podUid}`);
     this.#known.delete(podUid);
@@ -246,19 +302,28 @@ export class PodmanRuntime implements ContainerRuntime {
     const args = await this.#containerArgs(config);
     const result = await this.#run(args);
     if (result.code !== 0) throw this.#createFailed(config, result);
-    return result.stdout.trim();
+    return this.#made(config.podUid, result.stdout.trim());
+  }
+
+  /** Notes a container made in the pod's sandbox; returns its id. */
+  #made(podUid: string, id: string): string {
+    this.#known.get(podUid)?.containers?.add(id);
+    return id;
   }
 
   async runContainer(config: ContainerConfig): Promise<string> {
     const [, ...rest] = await this.#containerArgs(config);
     const result = await this.#run(["run", "--detach", ...rest]);
-    if (result.code === 0) return result.stdout.trim().split("\n").at(-1) ?? "";
+    if (result.code === 0) {
+      return this.#made(config.podUid, result.stdout.trim().split("\n").at(-1) ?? "");
+    }
     // Made but not started (a bad command, a mount runc refuses), or not made at all? podman
     // exits 125 for both; a container by our name tells, unless the name was taken before.
     const pod = this.#known.get(config.podUid);
     const name = pod && containerName(pod.Name, config.name, config.attempt);
     const taken = /is already in use/.test(result.stderr);
     if (name && !taken && (await this.#run(["container", "exists", name])).code === 0) {
+      this.#known.delete(config.podUid); // it holds a container of unknown id now
       throw this.#error("RunContainerError", "Cannot start container", result);
     }
     throw this.#createFailed(config, result);
@@ -276,6 +341,18 @@ export class PodmanRuntime implements ContainerRuntime {
       );
     }
     const labels = pod.Labels ?? {};
+    const security = config.security;
+    if (security?.runAsNonRoot && security.runAsUser === undefined) {
+      const who = `${labels[LABELS.podName] ?? ""}_${
+        labels[LABELS.podNamespace] ?? ""
+      }(${config.podUid})`;
+      const user = await this.#podmanOk(
+        ["image", "inspect", "--format", "{{.Config.User}}", "--", config.image],
+        `Cannot inspect image "${config.image}"`,
+      );
+      const violation = nonRootViolation(user.trim(), who, config.name);
+      if (violation) throw new RuntimeError("CreateContainerConfigError", violation);
+    }
     const inherited: Record<string, string> = {};
     for (const key of SANDBOX_LABEL_KEYS) {
       const value = labels[key];
@@ -309,6 +386,7 @@ export class PodmanRuntime implements ContainerRuntime {
       ["rm", "--force", "--ignore", "--time", "0", id],
       `Cannot remove container ${id}`,
     );
+    for (const pod of this.#known.values()) pod.containers?.delete(id);
   }
 
   async listContainers(podUid: string): Promise<ContainerStatus[]> {
@@ -447,7 +525,9 @@ export class PodmanRuntime implements ContainerRuntime {
     const pods = parseJsonList<PodmanPod>(out);
     for (const pod of pods) {
       const uid = pod.Labels?.[LABELS.podUid];
-      if (uid !== undefined) this.#known.set(uid, { Name: pod.Name, Labels: pod.Labels ?? null });
+      if (uid === undefined) continue;
+      const ids = (pod.Containers ?? []).map((c) => c.Id).filter((id) => id !== pod.InfraId);
+      this.#known.set(uid, { ...pod, infra: pod.InfraId, containers: new Set(ids) });
     }
     return pods;
   }

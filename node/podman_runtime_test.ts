@@ -490,3 +490,101 @@ Deno.test("PodmanRuntime.probe() of a host-network pod checks 127.0.0.1 from the
     assert.equal((await runtime.probe(podUid, { kind: "tcp", port }, 2000)).success, true);
   }, { hostNetwork: true });
 });
+
+Deno.test("PodmanRuntime.observePod() reads a pod it made with one podman call", async () => {
+  // a podman that notes its first two arguments, so the test can count calls
+  const calls = `${dir}/calls.txt`;
+  const wrapper = `${dir}/podman-noting`;
+  await Deno.writeTextFile(
+    wrapper,
+    `#!/bin/sh\necho "$1 $2" >> '${calls}'\nexec podman "$@"\n`,
+    { mode: 0o755 },
+  );
+  const noting = new PodmanRuntime({ configPath, podmanPath: wrapper });
+  const config = sandboxConfig("observe");
+  const callsSince = async (from: number) =>
+    (await Deno.readTextFile(calls)).trim().split("\n").slice(from);
+  try {
+    await noting.createSandbox(config);
+    const a = await noting.runContainer(containerConfig(config.podUid, "a"));
+    const b = await noting.runContainer(containerConfig(config.podUid, "b"));
+    const before = (await callsSince(0)).length;
+    const seen = await noting.observePod(node, config.podUid);
+    assert.deepEqual(await callsSince(before), ["container inspect"]);
+    assert.equal(seen.sandbox?.state, "ready");
+    assert.match(seen.sandbox?.ip ?? "", /^\d+\.\d+\.\d+\.\d+$/);
+    assert.deepEqual(seen.containers.map((c) => [c.id, c.state]), [[a, "running"], [b, "running"]]);
+    // the same as a listing shows (which a fresh runtime has to make), but for the sandbox's
+    // creation time: the infra container's, not the pod's
+    const listed = await runtime.observePod(node, config.podUid);
+    assert.ok(seen.sandbox && listed.sandbox);
+    assert.ok(Math.abs(+seen.sandbox.createdAt - +listed.sandbox.createdAt) < 60_000);
+    assert.deepEqual({ ...listed, sandbox: { ...listed.sandbox, createdAt: 0 } }, {
+      ...seen,
+      sandbox: { ...seen.sandbox, createdAt: 0 },
+    });
+    assert.deepEqual(await runtime.observePod("another-node", config.podUid), { containers: [] });
+
+    await noting.removeContainer(b);
+    assert.deepEqual((await noting.observePod(node, config.podUid)).containers.map((c) => c.id), [
+      a,
+    ]);
+    // a container made behind its back is seen after the next listing
+    const c = await runtime.runContainer(containerConfig(config.podUid, "c"));
+    await noting.listNodeState(node);
+    const after = await noting.observePod(node, config.podUid);
+    assert.deepEqual(after.containers.map((s) => s.id).sort(), [a, c].sort());
+    // a pod removed behind its back reads as absent
+    await runtime.removeSandbox(config.podUid);
+    assert.deepEqual(await noting.observePod(node, config.podUid), { containers: [] });
+  } finally {
+    await runtime.removeSandbox(config.podUid);
+  }
+});
+
+Deno.test("PodmanRuntime runs containers with their securityContext", async () => {
+  await withSandbox("security", async ({ podUid }) => {
+    const report = "grep ^Seccomp: /proc/self/status; id -u; id -g; id -G; " +
+      "touch /probe 2>/dev/null && echo rw || echo ro";
+    const run = async (name: string, security: ContainerConfig["security"]) => {
+      const id = await runtime.runContainer(
+        containerConfig(podUid, name, { args: [report], ...(security ? { security } : {}) }),
+      );
+      await waitExited(podUid, id);
+      return (await readAll(runtime.logs(id, { follow: false, timestamps: false }))).trim().split(
+        "\n",
+      ).map((l) => l.trim());
+    };
+    // podman's default profile is filter mode (2); Unconfined is none (0)
+    const root = await run("default", { seccomp: { type: "RuntimeDefault" } });
+    assert.deepEqual(root.map((l) => l.replace(/\s+/g, " ")), ["Seccomp: 2", "0", "0", "0", "rw"]);
+    const confined = await run("user", {
+      seccomp: { type: "Unconfined" },
+      runAsUser: 1000,
+      runAsGroup: 3000,
+      supplementalGroups: [4000],
+      readOnlyRootFilesystem: true,
+    });
+    assert.equal(confined[0]?.replace(/\s+/g, " "), "Seccomp: 0");
+    assert.deepEqual(confined.slice(1), ["1000", "3000", "3000 4000", "ro"]);
+  });
+});
+
+Deno.test("PodmanRuntime refuses runAsNonRoot when the image runs as root", async () => {
+  await withSandbox("nonroot", async ({ podUid }) => {
+    await assert.rejects(
+      runtime.runContainer(containerConfig(podUid, "app", {
+        security: { seccomp: { type: "Unconfined" }, runAsNonRoot: true },
+      })),
+      (e) =>
+        e instanceof RuntimeError && e.reason === "CreateContainerConfigError" &&
+        /^container has runAsNonRoot and image will run as root \(pod: "nonroot_default\(.+\)", container: app\)$/
+          .test(e.message),
+    );
+    assert.deepEqual(await runtime.listContainers(podUid), []);
+    const id = await runtime.runContainer(containerConfig(podUid, "app", {
+      security: { seccomp: { type: "Unconfined" }, runAsNonRoot: true, runAsUser: 1000 },
+    }));
+    assert.equal((await runtime.listContainers(podUid)).find((c) => c.id === id)?.state, "running");
+  });
+});

@@ -13,6 +13,8 @@
  * @module
  */
 
+import type { ContainerSecurity, SeccompProfile } from "./security.ts";
+
 /** Labels put on sandboxes and containers. */
 export const LABELS = {
   /** the Pod's metadata.uid */
@@ -75,6 +77,8 @@ export interface SandboxConfig {
    * with the pod's first container, which saves a call on the way to a running pod.
    */
   startNow?: boolean;
+  /** seccomp profile of the infra container (the pod-level one); undefined: podman's default */
+  seccomp?: SeccompProfile;
 }
 
 /** A sandbox as the runtime sees it. */
@@ -97,6 +101,13 @@ export interface SandboxStatus {
 export interface NodeState {
   sandboxes: SandboxStatus[];
   /** the containers of those sandboxes; within each pod, newest attempt last */
+  containers: ContainerStatus[];
+}
+
+/** One pod as the runtime shows it: its sandbox, if any, and its containers. */
+export interface PodState {
+  sandbox?: SandboxStatus;
+  /** newest attempt last, as {@linkcode ContainerRuntime.listContainers} */
   containers: ContainerStatus[];
 }
 
@@ -131,6 +142,8 @@ export interface ContainerConfig {
   memoryLimitBytes?: number;
   tty: boolean;
   stdin: boolean;
+  /** securityContext, merged (see node/security.ts); undefined: podman's defaults */
+  security?: ContainerSecurity;
 }
 
 /** A container as the runtime sees it. */
@@ -218,6 +231,12 @@ export interface ContainerRuntime {
    * `node/cached_runtime.ts` shares between all pod workers, like kubelet's PLEG.
    */
   listNodeState(node: string): Promise<NodeState>;
+
+  /**
+   * One pod of this node: what {@linkcode listSandboxes} and {@linkcode listContainers} would
+   * report for it. A pod worker's look at its pod.
+   */
+  observePod(node: string, podUid: string): Promise<PodState>;
 
   /** Stop and remove a sandbox and every container in it (idempotent). */
   removeSandbox(podUid: string): Promise<void>;

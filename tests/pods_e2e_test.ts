@@ -278,8 +278,64 @@ spec:
           assert.match(node.stdout, /Ready/, "the agent is still serving");
         },
       );
+
+      await t.step(
+        "securityContext: Unconfined seccomp by default, runAsUser, runAsNonRoot refused for root",
+        async () => {
+          const pod = `
+apiVersion: v1
+kind: Pod
+metadata: {name: secure}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsUser: 1000, runAsGroup: 3000}
+  containers:
+  - name: plain
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    command: [sh, -c, "grep ^Seccomp: /proc/self/status; id -u; id -g"]
+  - name: confined
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    command: [sh, -c, "grep ^Seccomp: /proc/self/status; id -u"]
+    securityContext: {seccompProfile: {type: RuntimeDefault}, runAsUser: 2000}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nonroot}
+spec:
+  securityContext: {runAsNonRoot: true}
+  containers: [{name: c, image: ${IMAGE}, imagePullPolicy: Never, command: [sleep, "3600"]}]
+`;
+          assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: pod })).code, 0);
+          await until("secure to finish", async () => {
+            const p = await getPod(c, "secure");
+            return p.status.phase === "Succeeded" ? p : undefined;
+          });
+          const plain = await c.kubectl(["logs", "secure", "-c", "plain"]);
+          assert.deepEqual(plain.stdout.trim().split("\n").map((l) => l.replace(/\s+/g, " ")), [
+            "Seccomp: 0",
+            "1000",
+            "3000",
+          ]);
+          const confined = await c.kubectl(["logs", "secure", "-c", "confined"]);
+          assert.deepEqual(
+            confined.stdout.trim().split("\n").map((l) => l.replace(/\s+/g, " ")),
+            ["Seccomp: 2", "2000"],
+          );
+          const waiting = await until("CreateContainerConfigError", async () => {
+            const p = await getPod(c, "nonroot");
+            const w = p.status.containerStatuses?.[0]?.state.waiting;
+            return w?.reason === "CreateContainerConfigError" ? w : undefined;
+          });
+          assert.match(
+            (waiting as { message?: string }).message ?? "",
+            /^container has runAsNonRoot and image will run as root \(pod: "nonroot_default\(.+\)", container: c\)$/,
+          );
+        },
+      );
     } finally {
-      for (const pod of ["hello", "crasher", "greedy", "badimage"]) {
+      for (const pod of ["hello", "crasher", "greedy", "badimage", "secure", "nonroot"]) {
         await c.kubectl([
           "delete",
           "pod",

@@ -737,6 +737,7 @@ function validateContainer(
       }
     }
   }
+  causes.push(...validateSecurityContext(c.securityContext, `${path}.securityContext`));
   causes.push(...validateProbe(c.livenessProbe, `${path}.livenessProbe`, true));
   causes.push(...validateProbe(c.readinessProbe, `${path}.readinessProbe`, false));
   causes.push(...validateProbe(c.startupProbe, `${path}.startupProbe`, true));
@@ -750,6 +751,49 @@ function validateContainer(
           "tcpSocket",
           "sleep",
         ]),
+      );
+    }
+  }
+  return causes;
+}
+
+/**
+ * Causes for a pod's or a container's securityContext: seccomp and AppArmor profiles name a
+ * `localhostProfile` exactly when their type is Localhost, as a relative path inside the
+ * node's profile directory; ids are not negative.
+ */
+function validateSecurityContext(
+  context: {
+    seccompProfile?: { type: string; localhostProfile?: string | undefined } | undefined;
+    appArmorProfile?: { type: string; localhostProfile?: string | undefined } | undefined;
+    runAsUser?: number | undefined;
+    runAsGroup?: number | undefined;
+  } | undefined,
+  path: string,
+): StatusCause[] {
+  const causes: StatusCause[] = [];
+  for (const key of ["seccompProfile", "appArmorProfile"] as const) {
+    const profile = context?.[key];
+    if (!profile) continue;
+    const lp = `${path}.${key}.localhostProfile`;
+    const local = profile.localhostProfile;
+    if (profile.type !== "Localhost") {
+      if (local !== undefined) {
+        causes.push(forbidden(lp, "can only be set when the profile type is Localhost"));
+      }
+    } else if (!local) {
+      causes.push(requiredValue(lp, "must be set when the profile type is Localhost"));
+    } else if (key === "seccompProfile") {
+      if (local.startsWith("/") || local.split("/").includes("..")) {
+        causes.push(invalidValue(lp, local, "must be a relative path without '..'"));
+      }
+    }
+  }
+  for (const key of ["runAsUser", "runAsGroup"] as const) {
+    const id = context?.[key];
+    if (id !== undefined && (id < 0 || id > 2147483647)) {
+      causes.push(
+        invalidValue(`${path}.${key}`, id, "must be between 0 and 2147483647, inclusive"),
       );
     }
   }
@@ -797,6 +841,7 @@ export function validatePodSpec(spec: PodSpecValue, path: string, forPod: boolea
     const s = { ...state, portNames: mainPortNames };
     causes.push(...validateContainer(c, `${path}.containers[${i}]`, s, forPod, false));
   }
+  causes.push(...validateSecurityContext(spec.securityContext, `${path}.securityContext`));
   causes.push(...validateLabels(spec.nodeSelector, `${path}.nodeSelector`));
   if (spec.hostname) {
     causes.push(...causesFor(`${path}.hostname`, spec.hostname, dns1123LabelErrors(spec.hostname)));

@@ -579,3 +579,55 @@ Deno.test("pods.validate() refuses relative and backstepping hostPath volumes", 
     );
   }
 });
+
+Deno.test("pods.validate() checks seccomp and AppArmor profiles and ids in securityContext", () => {
+  const spec = (podSc: unknown, containerSc: unknown) =>
+    base({
+      securityContext: podSc,
+      containers: [{ name: "c", image: "busybox:1", securityContext: containerSc }],
+    });
+  assert.deepEqual(
+    causes(spec(
+      { seccompProfile: { type: "Localhost" }, runAsUser: -1 },
+      {
+        seccompProfile: { type: "RuntimeDefault", localhostProfile: "a.json" },
+        appArmorProfile: { type: "Localhost", localhostProfile: "" },
+        runAsGroup: -5,
+      },
+    )),
+    [
+      [
+        "spec.containers[0].securityContext.seccompProfile.localhostProfile",
+        "Forbidden: can only be set when the profile type is Localhost",
+      ],
+      [
+        "spec.containers[0].securityContext.appArmorProfile.localhostProfile",
+        "Required value: must be set when the profile type is Localhost",
+      ],
+      [
+        "spec.containers[0].securityContext.runAsGroup",
+        "Invalid value: -5: must be between 0 and 2147483647, inclusive",
+      ],
+      [
+        "spec.securityContext.seccompProfile.localhostProfile",
+        "Required value: must be set when the profile type is Localhost",
+      ],
+      [
+        "spec.securityContext.runAsUser",
+        "Invalid value: -1: must be between 0 and 2147483647, inclusive",
+      ],
+    ],
+  );
+  assert.deepEqual(
+    causes(spec({ seccompProfile: { type: "Localhost", localhostProfile: "../x.json" } }, {})),
+    [[
+      "spec.securityContext.seccompProfile.localhostProfile",
+      `Invalid value: "../x.json": must be a relative path without '..'`,
+    ]],
+  );
+  const ok = create(spec(
+    { seccompProfile: { type: "Localhost", localhostProfile: "profiles/a.json" }, runAsUser: 0 },
+    { seccompProfile: { type: "Unconfined" }, runAsNonRoot: true, runAsUser: 1000 },
+  ));
+  assert.equal(ok.spec.containers[0]?.securityContext?.runAsUser, 1000);
+});

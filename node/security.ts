@@ -1,0 +1,231 @@
+/**
+ * A container's security settings from its pod's and its own `securityContext`, merged as the
+ * kubelet merges them (the container's field wins), and checked before anything reaches a
+ * podman command line.
+ *
+ * Seccomp follows Kubernetes: a container with no profile (in its own context or the pod's)
+ * runs `Unconfined`, unless the agent runs with `--seccomp-default`, kubelet's flag of the
+ * same name, which makes that `RuntimeDefault` (podman's default profile). `Localhost` profiles
+ * are files under the agent's `<data dir>/seccomp`, kubelet's `<root dir>/seccomp`. A
+ * privileged container is unconfined, as in Kubernetes.
+ *
+ * @example
+ * ```ts
+ * const security = containerSecurity(pod, pod.spec.containers[0], {
+ *   seccompDefault: false,
+ *   seccompDir: "/var/lib/edge/seccomp",
+ * });
+ * // { seccomp: { type: "Unconfined" }, runAsUser: 1000, ... }
+ * ```
+ *
+ * @module
+ */
+
+import type { KubeObject } from "../storage/object.ts";
+import { RuntimeError } from "./runtime.ts";
+
+/** A seccomp profile for podman: its own default, none, or a file of the node's. */
+export type SeccompProfile =
+  | { type: "RuntimeDefault" }
+  | { type: "Unconfined" }
+  | { type: "Localhost"; path: string };
+
+/** What a container runs as and with; see the module documentation. */
+export interface ContainerSecurity {
+  seccomp: SeccompProfile;
+  runAsUser?: number;
+  runAsGroup?: number;
+  /** the image's user must then not be root (checked by the runtime, which knows the image) */
+  runAsNonRoot?: boolean;
+  supplementalGroups?: number[];
+  privileged?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  /** `allowPrivilegeEscalation: false` */
+  noNewPrivileges?: boolean;
+  /** capability names without `CAP_`, upper case; `ALL` allowed */
+  capAdd?: string[];
+  capDrop?: string[];
+}
+
+/** The node's side of the seccomp rules. */
+export interface SecurityDefaults {
+  /** `--seccomp-default`: RuntimeDefault, not Unconfined, for containers that name none */
+  seccompDefault: boolean;
+  /** where Localhost profiles are (`<data dir>/seccomp`) */
+  seccompDir: string;
+}
+
+/** Without the agent's rules: Kubernetes' default (Unconfined); Localhost profiles refused. */
+export const NO_SECURITY_DEFAULTS: SecurityDefaults = { seccompDefault: false, seccompDir: "" };
+
+interface ProfileRef {
+  type?: string;
+  localhostProfile?: string;
+}
+
+interface SecurityContextValue {
+  seccompProfile?: ProfileRef;
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  supplementalGroups?: number[];
+  privileged?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+}
+
+/** A Linux capability name as Kubernetes writes it (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`). */
+const CAPABILITY = /^(CAP_)?[A-Z][A-Z0-9_]{0,39}$/i;
+
+function configError(message: string): RuntimeError {
+  return new RuntimeError("CreateContainerConfigError", message);
+}
+
+function podContext(pod: KubeObject): SecurityContextValue {
+  return ((pod.spec as { securityContext?: SecurityContextValue } | undefined)?.securityContext) ??
+    {};
+}
+
+/** The profile a pod-level or container-level reference names, or the node's default. */
+function seccompOf(
+  ref: ProfileRef | undefined,
+  defaults: SecurityDefaults,
+  where: string,
+): SeccompProfile {
+  switch (ref?.type) {
+    case "Unconfined":
+      return { type: "Unconfined" };
+    case "RuntimeDefault":
+      return { type: "RuntimeDefault" };
+    case "Localhost": {
+      const name = ref.localhostProfile ?? "";
+      if (name === "" || name.startsWith("/") || name.split("/").includes("..")) {
+        throw configError(`${where}: invalid seccomp localhostProfile "${name}"`);
+      }
+      if (defaults.seccompDir === "") {
+        throw configError(`${where}: this node has no directory of seccomp profiles`);
+      }
+      return { type: "Localhost", path: `${defaults.seccompDir}/${name}` };
+    }
+    default:
+      return { type: defaults.seccompDefault ? "RuntimeDefault" : "Unconfined" };
+  }
+}
+
+/** The seccomp profile of the pod's sandbox (its infra container): the pod-level one. */
+export function sandboxSeccomp(pod: KubeObject, defaults: SecurityDefaults): SeccompProfile {
+  return seccompOf(podContext(pod).seccompProfile, defaults, `pod ${pod.metadata.name}`);
+}
+
+function capabilities(names: readonly string[] | undefined, container: string): string[] {
+  return (names ?? []).map((name) => {
+    if (!CAPABILITY.test(name)) {
+      throw configError(`container ${container}: invalid capability "${name}"`);
+    }
+    return name.toUpperCase().replace(/^CAP_/, "");
+  });
+}
+
+/**
+ * The container's security settings: its own securityContext over the pod's. Throws a
+ * CreateContainerConfigError for what podman could not be given safely.
+ */
+export function containerSecurity(
+  pod: KubeObject,
+  container: { name: string; securityContext?: SecurityContextValue },
+  defaults: SecurityDefaults,
+): ContainerSecurity {
+  const podSc = podContext(pod);
+  const sc = container.securityContext ?? {};
+  const privileged = sc.privileged === true;
+  const security: ContainerSecurity = {
+    seccomp: privileged ? { type: "Unconfined" } : seccompOf(
+      sc.seccompProfile ?? podSc.seccompProfile,
+      defaults,
+      `container ${container.name}`,
+    ),
+  };
+  const runAsUser = sc.runAsUser ?? podSc.runAsUser;
+  const runAsGroup = sc.runAsGroup ?? podSc.runAsGroup;
+  const runAsNonRoot = sc.runAsNonRoot ?? podSc.runAsNonRoot;
+  if (runAsUser !== undefined) security.runAsUser = runAsUser;
+  if (runAsGroup !== undefined) security.runAsGroup = runAsGroup;
+  if (runAsNonRoot) {
+    if (runAsUser === 0) {
+      throw configError(
+        `container's runAsUser breaks non-root policy (pod: "${
+          podLabel(pod)
+        }", container: ${container.name})`,
+      );
+    }
+    security.runAsNonRoot = true;
+  }
+  if (podSc.supplementalGroups?.length) {
+    security.supplementalGroups = [...podSc.supplementalGroups];
+  }
+  if (privileged) security.privileged = true;
+  if (sc.readOnlyRootFilesystem) security.readOnlyRootFilesystem = true;
+  if (sc.allowPrivilegeEscalation === false) {
+    if (privileged) {
+      throw configError(
+        `container ${container.name}: cannot set allowPrivilegeEscalation to false and privileged to true`,
+      );
+    }
+    security.noNewPrivileges = true;
+  }
+  const add = capabilities(sc.capabilities?.add, container.name);
+  const drop = capabilities(sc.capabilities?.drop, container.name);
+  if (add.length > 0) security.capAdd = add;
+  if (drop.length > 0) security.capDrop = drop;
+  return security;
+}
+
+/** `namespace/name (uid)` as kubelet's `format.Pod` writes a pod in messages. */
+function podLabel(pod: KubeObject): string {
+  return `${pod.metadata.name}_${pod.metadata.namespace ?? "default"}(${pod.metadata.uid ?? ""})`;
+}
+
+/** podman `--security-opt` for a seccomp profile (none for podman's own default). */
+export function seccompArgs(profile: SeccompProfile): string[] {
+  switch (profile.type) {
+    case "RuntimeDefault":
+      return [];
+    case "Unconfined":
+      return ["--security-opt", "seccomp=unconfined"];
+    case "Localhost":
+      return ["--security-opt", `seccomp=${profile.path}`];
+  }
+}
+
+/** podman flags for a container's security settings. */
+export function securityArgs(security: ContainerSecurity): string[] {
+  const args = seccompArgs(security.seccomp);
+  if (security.runAsUser !== undefined) {
+    const group = security.runAsGroup !== undefined ? `:${security.runAsGroup}` : "";
+    args.push("--user", `${security.runAsUser}${group}`);
+  }
+  for (const gid of security.supplementalGroups ?? []) args.push("--group-add", String(gid));
+  if (security.privileged) args.push("--privileged");
+  if (security.readOnlyRootFilesystem) args.push("--read-only", "--read-only-tmpfs=false");
+  if (security.noNewPrivileges) args.push("--security-opt", "no-new-privileges");
+  for (const cap of security.capAdd ?? []) args.push("--cap-add", cap);
+  for (const cap of security.capDrop ?? []) args.push("--cap-drop", cap);
+  return args;
+}
+
+/**
+ * Kubernetes' check of an image's user for `runAsNonRoot` without `runAsUser`: `user` is the
+ * image's `USER` (`""`, `name`, `uid`, `uid:gid`). Returns the error message, or undefined
+ * when the user is a numeric non-zero uid.
+ */
+export function nonRootViolation(user: string, pod: string, container: string): string | undefined {
+  const uid = user.split(":")[0] ?? "";
+  if (uid === "" || uid === "0" || uid === "root") {
+    return `container has runAsNonRoot and image will run as root (pod: "${pod}", container: ${container})`;
+  }
+  if (!/^\d+$/.test(uid)) {
+    return `container has runAsNonRoot and image has non-numeric user (${uid}), cannot verify user is non-root (pod: "${pod}", container: ${container})`;
+  }
+  return undefined;
+}

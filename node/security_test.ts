@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import type { KubeObject } from "../storage/object.ts";
+import { RuntimeError } from "./runtime.ts";
+import {
+  containerSecurity,
+  nonRootViolation,
+  sandboxSeccomp,
+  seccompArgs,
+  securityArgs,
+  type SecurityDefaults,
+} from "./security.ts";
+
+const NODE: SecurityDefaults = { seccompDefault: false, seccompDir: "/var/lib/edge/seccomp" };
+
+function pod(securityContext?: Record<string, unknown>): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "web", namespace: "prod", uid: "u-1" },
+    spec: { containers: [{ name: "app" }], ...(securityContext ? { securityContext } : {}) },
+  };
+}
+
+function refused(fn: () => unknown, message: RegExp): void {
+  assert.throws(
+    fn,
+    (e) =>
+      e instanceof RuntimeError && e.reason === "CreateContainerConfigError" &&
+      message.test(e.message),
+  );
+}
+
+Deno.test("containerSecurity(): no profile is Unconfined, or RuntimeDefault with --seccomp-default", () => {
+  assert.deepEqual(containerSecurity(pod(), { name: "app" }, NODE), {
+    seccomp: { type: "Unconfined" },
+  });
+  assert.deepEqual(
+    containerSecurity(pod(), { name: "app" }, { ...NODE, seccompDefault: true }).seccomp,
+    { type: "RuntimeDefault" },
+  );
+  assert.deepEqual(sandboxSeccomp(pod(), NODE), { type: "Unconfined" });
+  assert.deepEqual(sandboxSeccomp(pod(), { ...NODE, seccompDefault: true }), {
+    type: "RuntimeDefault",
+  });
+});
+
+Deno.test("containerSecurity(): the container's fields win over the pod's", () => {
+  const p = pod({
+    seccompProfile: { type: "RuntimeDefault" },
+    runAsUser: 1000,
+    runAsGroup: 3000,
+    supplementalGroups: [4000],
+  });
+  assert.deepEqual(containerSecurity(p, { name: "app" }, NODE), {
+    seccomp: { type: "RuntimeDefault" },
+    runAsUser: 1000,
+    runAsGroup: 3000,
+    supplementalGroups: [4000],
+  });
+  const own = containerSecurity(p, {
+    name: "app",
+    securityContext: {
+      seccompProfile: { type: "Localhost", localhostProfile: "profiles/audit.json" },
+      runAsUser: 2000,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { add: ["NET_ADMIN", "cap_sys_time"], drop: ["ALL"] },
+    },
+  }, NODE);
+  assert.deepEqual(own, {
+    seccomp: { type: "Localhost", path: "/var/lib/edge/seccomp/profiles/audit.json" },
+    runAsUser: 2000,
+    runAsGroup: 3000,
+    supplementalGroups: [4000],
+    readOnlyRootFilesystem: true,
+    noNewPrivileges: true,
+    capAdd: ["NET_ADMIN", "SYS_TIME"],
+    capDrop: ["ALL"],
+  });
+  assert.deepEqual(sandboxSeccomp(p, NODE), { type: "RuntimeDefault" });
+});
+
+Deno.test("containerSecurity(): a privileged container is unconfined", () => {
+  const p = pod({ seccompProfile: { type: "RuntimeDefault" } });
+  const security = containerSecurity(p, { name: "app", securityContext: { privileged: true } }, {
+    ...NODE,
+    seccompDefault: true,
+  });
+  assert.deepEqual(security, { seccomp: { type: "Unconfined" }, privileged: true });
+});
+
+Deno.test("containerSecurity() refuses what podman cannot be given safely", () => {
+  refused(
+    () => containerSecurity(pod({ runAsNonRoot: true, runAsUser: 0 }), { name: "app" }, NODE),
+    /^container's runAsUser breaks non-root policy \(pod: "web_prod\(u-1\)", container: app\)$/,
+  );
+  refused(
+    () =>
+      containerSecurity(pod(), {
+        name: "app",
+        securityContext: { capabilities: { add: ["NET_ADMIN --privileged"] } },
+      }, NODE),
+    /invalid capability "NET_ADMIN --privileged"/,
+  );
+  for (const bad of ["../etc/shadow", "/etc/x.json", ""]) {
+    refused(
+      () =>
+        containerSecurity(pod({ seccompProfile: { type: "Localhost", localhostProfile: bad } }), {
+          name: "app",
+        }, NODE),
+      /invalid seccomp localhostProfile/,
+    );
+  }
+  refused(
+    () =>
+      containerSecurity(
+        pod({ seccompProfile: { type: "Localhost", localhostProfile: "a.json" } }),
+        { name: "app" },
+        { seccompDefault: false, seccompDir: "" },
+      ),
+    /no directory of seccomp profiles/,
+  );
+  refused(
+    () =>
+      containerSecurity(pod(), {
+        name: "app",
+        securityContext: { privileged: true, allowPrivilegeEscalation: false },
+      }, NODE),
+    /cannot set allowPrivilegeEscalation to false and privileged to true/,
+  );
+  // runAsNonRoot with a non-root uid passes; the image's user is the runtime's to check
+  assert.equal(
+    containerSecurity(pod({ runAsNonRoot: true }), { name: "app" }, NODE).runAsNonRoot,
+    true,
+  );
+});
+
+Deno.test("securityArgs() and seccompArgs() give podman one flag per setting", () => {
+  assert.deepEqual(seccompArgs({ type: "RuntimeDefault" }), []);
+  assert.deepEqual(seccompArgs({ type: "Unconfined" }), ["--security-opt", "seccomp=unconfined"]);
+  assert.deepEqual(seccompArgs({ type: "Localhost", path: "/p/a.json" }), [
+    "--security-opt",
+    "seccomp=/p/a.json",
+  ]);
+  assert.deepEqual(
+    securityArgs({
+      seccomp: { type: "RuntimeDefault" },
+      runAsUser: 1000,
+      runAsGroup: 3000,
+      supplementalGroups: [4000],
+      privileged: true,
+      readOnlyRootFilesystem: true,
+      noNewPrivileges: true,
+      capAdd: ["NET_ADMIN"],
+      capDrop: ["ALL"],
+    }),
+    [
+      ...["--user", "1000:3000", "--group-add", "4000", "--privileged"],
+      ...["--read-only", "--read-only-tmpfs=false", "--security-opt", "no-new-privileges"],
+      ...["--cap-add", "NET_ADMIN", "--cap-drop", "ALL"],
+    ],
+  );
+  assert.deepEqual(securityArgs({ seccomp: { type: "Unconfined" }, runAsUser: 5 }), [
+    ...["--security-opt", "seccomp=unconfined", "--user", "5"],
+  ]);
+});
+
+Deno.test("nonRootViolation() follows kubelet: root, no user and names are refused", () => {
+  for (const user of ["", "0", "root", "0:0", "root:wheel"]) {
+    assert.match(
+      nonRootViolation(user, "p", "c") ?? "",
+      /^container has runAsNonRoot and image will run as root/,
+    );
+  }
+  assert.match(nonRootViolation("nobody", "p", "c") ?? "", /non-numeric user \(nobody\)/);
+  assert.equal(nonRootViolation("1000", "p", "c"), undefined);
+  assert.equal(nonRootViolation("65534:65534", "p", "c"), undefined);
+});
