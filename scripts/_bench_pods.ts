@@ -311,18 +311,27 @@ export function rawPodmanStart(label: string, podman: Podman, timeoutMs: number)
  * `podman kube play` of the same Pod manifest (written to a file first, untimed); timed until
  * the command returns and `podman inspect` reports the containers running. Removed with
  * `pod rm -f -t 0` after (`kube down` would stop the containers with a 10 s grace period).
+ *
+ * kube play confines containers with podman's default seccomp profile; Kubernetes (and our
+ * agent) runs a pod that names no profile Unconfined. `unconfined` adds the annotation kube
+ * play reads (`seccomp.security.alpha.kubernetes.io/pod: unconfined`), for a like-for-like row.
  */
 export function kubePlayStart(
   label: string,
   podman: Podman,
   dir: string,
   timeoutMs: number,
+  unconfined = false,
 ): StartMethod {
   return {
     label,
     async start(name) {
       const file = `${dir}/${name}.yaml`;
-      await Deno.writeTextFile(file, toYaml(benchPod(name)));
+      const pod = benchPod(name) as { metadata: Record<string, unknown> };
+      if (unconfined) {
+        pod.metadata.annotations = { "seccomp.security.alpha.kubernetes.io/pod": "unconfined" };
+      }
+      await Deno.writeTextFile(file, toYaml(pod));
       try {
         const started = performance.now();
         await podman.ok(["kube", "play", file]);
