@@ -21,6 +21,7 @@
  * @module
  */
 
+import type { ContainerValue, PodSpecValue } from "../storage/kinds/_pod_spec.ts";
 import type { KubeObject } from "../storage/object.ts";
 import { RuntimeError } from "./runtime.ts";
 
@@ -58,22 +59,11 @@ export interface SecurityDefaults {
 /** Without the agent's rules: Kubernetes' default (Unconfined); Localhost profiles refused. */
 export const NO_SECURITY_DEFAULTS: SecurityDefaults = { seccompDefault: false, seccompDir: "" };
 
-interface ProfileRef {
-  type?: string;
-  localhostProfile?: string;
-}
-
-interface SecurityContextValue {
-  seccompProfile?: ProfileRef;
-  runAsUser?: number;
-  runAsGroup?: number;
-  runAsNonRoot?: boolean;
-  supplementalGroups?: number[];
-  privileged?: boolean;
-  readOnlyRootFilesystem?: boolean;
-  allowPrivilegeEscalation?: boolean;
-  capabilities?: { add?: string[]; drop?: string[] };
-}
+type ProfileRef = { type?: string; localhostProfile?: string | undefined };
+/** A container's `securityContext`, as the API stored it. */
+type ContainerSecurityContext = NonNullable<ContainerValue["securityContext"]>;
+/** A pod's `securityContext`, as the API stored it. */
+type PodSecurityContext = NonNullable<PodSpecValue["securityContext"]>;
 
 /** A Linux capability name as Kubernetes writes it (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`). */
 const CAPABILITY = /^(CAP_)?[A-Z][A-Z0-9_]{0,39}$/i;
@@ -82,9 +72,8 @@ function configError(message: string): RuntimeError {
   return new RuntimeError("CreateContainerConfigError", message);
 }
 
-function podContext(pod: KubeObject): SecurityContextValue {
-  return ((pod.spec as { securityContext?: SecurityContextValue } | undefined)?.securityContext) ??
-    {};
+function podContext(pod: KubeObject): Partial<PodSecurityContext> {
+  return (pod.spec as Partial<PodSpecValue> | undefined)?.securityContext ?? {};
 }
 
 /** The profile a pod-level or container-level reference names, or the node's default. */
@@ -133,7 +122,7 @@ function capabilities(names: readonly string[] | undefined, container: string): 
  */
 export function containerSecurity(
   pod: KubeObject,
-  container: { name: string; securityContext?: SecurityContextValue },
+  container: { name: string; securityContext?: ContainerSecurityContext | undefined },
   defaults: SecurityDefaults,
 ): ContainerSecurity {
   const podSc = podContext(pod);
