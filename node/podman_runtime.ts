@@ -109,6 +109,14 @@ type KnownPod = Pick<PodmanPod, "Name" | "Labels"> & Partial<Pick<PodmanPod, "Id
   containers?: Set<string>;
 };
 
+/** A pod's state from its inspected infra container and containers (the infra is not one). */
+function podState(pod: PodmanPod, inspected: readonly PodmanInspect[]): PodState {
+  return {
+    sandbox: sandboxStatus(pod, inspected.find((i) => i.Id === pod.InfraId)),
+    containers: inspected.flatMap((i) => containerStatus(i) ?? []).sort(byAttempt),
+  };
+}
+
 /** The container runtime on podman; see the module documentation. */
 export class PodmanRuntime implements ContainerRuntime {
   readonly #podman: string;
@@ -264,14 +272,10 @@ export class PodmanRuntime implements ContainerRuntime {
         // a pod made here: its infra container's creation (a few ms after the pod's) will do
         const created = known.Created ?? infra.Created;
         const pod = { ...known, Id: known.Id, Created: created, InfraId: infra.Id, Status: "" };
-        const containers = inspected.filter((i) => i !== infra);
         for (const id of known.containers) {
-          if (!containers.some((i) => i.Id === id)) known.containers.delete(id);
+          if (!inspected.some((i) => i.Id === id)) known.containers.delete(id);
         }
-        return {
-          sandbox: sandboxStatus(pod, infra),
-          containers: containers.flatMap((i) => containerStatus(i) ?? []).sort(byAttempt),
-        };
+        return podState(pod, inspected);
       }
       this.#known.delete(podUid); // the pod is gone, or was remade: list it
     }
@@ -282,10 +286,7 @@ export class PodmanRuntime implements ContainerRuntime {
       pod.InfraId,
       ...(pod.Containers ?? []).map((c) => c.Id).filter((id) => id !== pod.InfraId),
     ]);
-    return {
-      sandbox: sandboxStatus(pod, inspected.find((i) => i.Id === pod.InfraId)),
-      containers: inspected.flatMap((i) => containerStatus(i) ?? []).sort(byAttempt),
-    };
+    return podState(pod, inspected);
   }
 
   async removeSandbox(podUid: string): Promise<void> {
