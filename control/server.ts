@@ -14,7 +14,6 @@ import { ApiError } from "../storage/status.ts";
 import { toYaml } from "../storage/yaml.ts";
 import { createApiApp } from "./api/app.ts";
 import { Objects } from "./api/objects.ts";
-import { bindPod } from "./api/binding.ts";
 import { GarbageCollector } from "./garbage_collector.ts";
 import { Scheduler } from "./scheduler/mod.ts";
 import { NamespaceController } from "./namespace_controller.ts";
@@ -242,7 +241,6 @@ async function start(
   }
 
   const objects = new Objects(store);
-  const pods = RESOURCE_TYPES.find((rt) => rt.group === "" && rt.kind === "Pod")!;
   const election = new LeaderElection({
     store,
     identity: await ensureIdentity(`${options.dataDir}/identity`),
@@ -263,16 +261,6 @@ async function start(
         store,
         types: RESOURCE_TYPES,
         objects,
-        bind: async (pod, node, resourceVersion) => {
-          await bindPod(
-            objects,
-            pods,
-            pod.metadata.namespace!,
-            pod.metadata.name!,
-            node,
-            resourceVersion,
-          );
-        },
       }),
       new ControllerManager({
         store,

@@ -16,6 +16,7 @@ interface PodView {
     conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
     containerStatuses?: Array<{
       name: string;
+      image?: string;
       containerID?: string;
       ready: boolean;
       restartCount: number;
@@ -256,6 +257,51 @@ spec:
         assert.notEqual(r.code, 0);
         assert.match(r.stderr, /hostPath/);
       });
+
+      await t.step(
+        "a pod update may change only images: set image replaces the container, a changed env is refused",
+        async () => {
+          const image2 = "localhost/edge-test:2";
+          await podman(["tag", IMAGE, image2]);
+          const manifest = (env: string) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: upd}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: ${IMAGE}, imagePullPolicy: Never, command: [sleep, "3600"], env: [{name: A, value: "${env}"}]}
+`;
+          assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: manifest("1") })).code, 0);
+          const before = await until("upd running", async () => {
+            const s = (await getPod(c, "upd")).status.containerStatuses?.[0];
+            return s?.state.running ? s : undefined;
+          });
+          const set = await c.kubectl(["set", "image", "pod/upd", `c=${image2}`]);
+          assert.equal(set.code, 0, set.stderr);
+          const after = await until("upd running the new image", async () => {
+            const s = (await getPod(c, "upd")).status.containerStatuses?.[0];
+            return s?.state.running && s.containerID !== before.containerID ? s : undefined;
+          });
+          assert.equal(after.image, image2);
+          const refused = await c.kubectl(["apply", "-f", "-"], { stdin: manifest("2") });
+          assert.notEqual(refused.code, 0);
+          assert.match(
+            refused.stderr,
+            /The Pod "upd" is invalid: spec: Forbidden: pod updates may not change fields other than `spec\.containers\[\*\]\.image`/,
+          );
+          assert.match(refused.stderr, /changed: spec\.containers\[0\]\.env\[0\]\.value/);
+          const env = await c.kubectl([
+            "get",
+            "pod",
+            "upd",
+            "-o",
+            "jsonpath={.spec.containers[0].env[0].value}",
+          ]);
+          assert.equal(env.stdout, "1", "the refused update changed nothing");
+          assert.equal((await c.kubectl(["delete", "pod", "upd", "--wait=true"])).code, 0);
+        },
+      );
 
       await t.step(
         "an invalid image reference surfaces as InvalidImageName on the pod, not an agent crash",

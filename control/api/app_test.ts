@@ -691,7 +691,7 @@ Deno.test("API answers __proto__ keys, deep nesting and malformed resourceVersio
   });
 });
 
-Deno.test("API pods/binding assigns a node once; a second binding gets 409 Conflict", async () => {
+Deno.test("API pods/binding assigns a node once (409 for a second); no update moves the pod", async () => {
   await withApp(async (app) => {
     const PODS = "/api/v1/namespaces/default/pods";
     const created = await call(app, "POST", PODS, {
@@ -722,6 +722,26 @@ Deno.test("API pods/binding assigns a node once; a second binding gets 409 Confl
     assert.equal(bad.status, 422);
     const get = await call(app, "GET", `${PODS}/p/binding`);
     assert.equal(get.status, 405);
+
+    // no update may move the pod; a status write keeps the stored spec whatever its body says
+    const bound = (await call(app, "GET", `${PODS}/p`)).json;
+    const moved = await call(app, "PUT", `${PODS}/p`, {
+      ...bound,
+      spec: { ...(bound.spec as object), nodeName: "elsewhere" },
+    });
+    assert.equal(moved.status, 422);
+    assert.match(String(moved.json.message), /pod updates may not change fields other than/);
+    const stale = await call(
+      app,
+      "PATCH",
+      `${PODS}/p/status`,
+      { spec: { nodeName: "elsewhere" }, status: { phase: "Running" } },
+      { "content-type": "application/merge-patch+json" },
+    );
+    assert.equal(stale.status, 200, JSON.stringify(stale.json));
+    const after = (await call(app, "GET", `${PODS}/p`)).json;
+    assert.equal((after.status as { phase: string }).phase, "Running");
+    assert.equal((after.spec as { nodeName: string }).nodeName, winner);
   });
 });
 

@@ -92,6 +92,7 @@ export async function bindPod(
     fieldValidation: "Ignore",
     dryRun: false,
     allowStatus: true,
+    binding: true,
   });
   return bound.object;
 }

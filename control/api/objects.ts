@@ -187,7 +187,7 @@ export class Objects {
     rt: ResourceType,
     namespace: string | undefined,
     input: unknown,
-    options: WriteOptions,
+    options: WriteOptions & { binding?: boolean },
     old?: KubeObject,
   ): WriteResult {
     if (rt.namespaced && isPlainObject(input) && isPlainObject(input.metadata)) {
@@ -202,7 +202,9 @@ export class Objects {
     }
     const outcome = validateObject(rt, input, {
       fieldValidation: options.fieldValidation,
-      ...(old ? { old } : {}),
+      // a binding sets spec.nodeName, which no update may: as apiserver's binding storage, it
+      // skips the kind's update rules
+      ...(old && !options.binding ? { old } : {}),
     });
     const obj = outcome.object;
     if (rt.namespaced) {
@@ -273,8 +275,10 @@ export class Objects {
     input: unknown,
     options: WriteOptions & {
       subresource?: "status";
-      /** in-process callers only (binding): write spec and status together */
+      /** in-process callers only (binding, the volume binder): write spec and status together */
       allowStatus?: boolean;
+      /** in-process: `pods/{name}/binding` (spec.nodeName may be set, as no update may) */
+      binding?: boolean;
     },
   ): Promise<WriteResult> {
     if (isPlainObject(input) && isPlainObject(input.metadata)) {
@@ -358,7 +362,9 @@ export class Objects {
       const pinned = isPlainObject(patched.metadata) &&
         patched.metadata.resourceVersion !== old.metadata.resourceVersion;
       if (!options.subresource) admissionFor(this.store, rt)?.prepareUpdate?.(old, patched);
-      const { object: candidate, warnings } = this.validate(rt, namespace, patched, options, old);
+      // as a status PUT: a status patch is validated with the stored spec, whatever it patched
+      const body = options.subresource === "status" ? statusUpdateBody(rt, old, patched) : patched;
+      const { object: candidate, warnings } = this.validate(rt, namespace, body, options, old);
       if (candidate.metadata.name !== name) {
         throw ApiError.badRequest(
           `the name of the object (${candidate.metadata.name}) does not match the name on the URL (${name})`,

@@ -53,6 +53,7 @@ import {
 import { type ResourceType, storeKey, storePrefix } from "../../storage/resource.ts";
 import { ApiError } from "../../storage/status.ts";
 import type { Store, StoreEvent, StoreWatch } from "../../storage/store.ts";
+import { bindPod } from "../api/binding.ts";
 import { Objects, timestamp } from "../api/objects.ts";
 import { EventRecorder } from "../events.ts";
 import { WorkQueue } from "../work_queue.ts";
@@ -90,7 +91,7 @@ export interface SchedulerOptions {
   types: readonly ResourceType[];
   /** writes go through this (default: `new Objects(store)`) */
   objects?: Objects;
-  /** how a pod is bound (default: {@linkcode bindByUpdate}) */
+  /** how a pod is bound (default: {@linkcode bindThroughBinding}) */
   bind?: BindFunction;
   /** pods whose `spec.schedulerName` is this are ours (default `default-scheduler`) */
   schedulerName?: string;
@@ -133,49 +134,15 @@ function conditionsOf(obj: KubeObject): NonNullable<NonNullable<Pod["status"]>["
 }
 
 /**
- * A {@linkcode BindFunction} that writes `spec.nodeName` with an update (resourceVersion
- * precondition), then sets `PodScheduled=True` through the status subresource: the in-process
- * stand-in for `POST pods/{name}/binding`.
+ * The {@linkcode BindFunction} of `POST pods/{name}/binding` ({@linkcode bindPod}): one write of
+ * `spec.nodeName` and `PodScheduled=True`, refused with Conflict when the pod changed since
+ * `expectedResourceVersion` or is bound already. A plain update cannot bind: no pod update may
+ * change `spec.nodeName`.
  */
-export function bindByUpdate(
-  objects: Objects,
-  pods: ResourceType,
-  now: () => Date = () => new Date(),
-): BindFunction {
+export function bindThroughBinding(objects: Objects, pods: ResourceType): BindFunction {
   return async function bind(pod, nodeName, expectedResourceVersion) {
-    const { namespace, name = "" } = pod.metadata;
-    const assigned = specOf(pod).nodeName;
-    if (assigned) {
-      throw ApiError.conflict(
-        { group: "", resource: "pods" },
-        name,
-        `pod ${name} is already assigned to node "${assigned}"`,
-      );
-    }
-    const next = cloneJson(pod);
-    next.spec = { ...specOf(pod), nodeName };
-    next.metadata.resourceVersion = expectedResourceVersion;
-    let bound = (await objects.update(pods, namespace, name, next, WRITE)).object;
-    for (let attempt = 0; attempt < MAX_BIND_ATTEMPTS; attempt++) {
-      const conditions = conditionsOf(bound).filter((c) => c.type !== "PodScheduled");
-      conditions.push({
-        type: "PodScheduled",
-        status: "True",
-        lastTransitionTime: timestamp(now()),
-      });
-      const withStatus = { ...bound, status: { ...(bound.status as object), conditions } };
-      try {
-        await objects.update(pods, namespace, name, withStatus, {
-          ...WRITE,
-          subresource: "status",
-        });
-        return;
-      } catch (e) {
-        if (!(e instanceof ApiError && e.reason === "Conflict")) throw e;
-        bound = await objects.get(pods, namespace, name);
-        if (specOf(bound).nodeName !== nodeName) return;
-      }
-    }
+    const { namespace = "", name = "" } = pod.metadata;
+    await bindPod(objects, pods, namespace, name, nodeName, expectedResourceVersion);
   };
 }
 
@@ -226,7 +193,7 @@ export class Scheduler {
       classes: requireType(options.types, "StorageClass", "storage.k8s.io"),
     };
     this.#now = options.now ?? (() => new Date());
-    this.#bind = options.bind ?? bindByUpdate(this.#objects, this.#pods, this.#now);
+    this.#bind = options.bind ?? bindThroughBinding(this.#objects, this.#pods);
     this.#name = options.schedulerName ?? DEFAULT_SCHEDULER_NAME;
     this.#events = new EventRecorder({
       store: options.store,

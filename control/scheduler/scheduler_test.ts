@@ -12,7 +12,7 @@ import { ApiError } from "../../storage/status.ts";
 import type { Store, StoreWatch } from "../../storage/store.ts";
 import { Objects } from "../api/objects.ts";
 import { testClaim, testClass, testNode, testPod, testVolume } from "./_testing.ts";
-import { bindByUpdate, type BindFunction, Scheduler } from "./scheduler.ts";
+import { type BindFunction, bindThroughBinding, Scheduler } from "./scheduler.ts";
 
 const WRITE = { fieldValidation: "Strict", dryRun: false } as const;
 
@@ -142,7 +142,7 @@ Deno.test("Scheduler marks an unschedulable pod, records an Event, then binds it
 Deno.test("Scheduler re-plans from fresh state when it loses a bind race", async () => {
   await withCluster(async (store, objects) => {
     await objects.create(NODES, undefined, testNode("n1"), WRITE);
-    const real = bindByUpdate(objects, PODS);
+    const real = bindThroughBinding(objects, PODS);
     const calls: string[] = [];
     const bind: BindFunction = async (pod, nodeName, expectedResourceVersion) => {
       calls.push(expectedResourceVersion);
@@ -182,11 +182,11 @@ Deno.test("Scheduler re-plans from fresh state when it loses a bind race", async
   });
 });
 
-Deno.test("bindByUpdate() refuses a stale resourceVersion and an already bound pod with Conflict", async () => {
+Deno.test("bindThroughBinding() refuses a stale resourceVersion and an already bound pod with Conflict", async () => {
   await withCluster(async (_store, objects) => {
     await objects.create(NODES, undefined, testNode("n1"), WRITE);
     const { object: pod } = await objects.create(PODS, "default", testPod("web"), WRITE);
-    const bind = bindByUpdate(objects, PODS);
+    const bind = bindThroughBinding(objects, PODS);
     await assert.rejects(
       bind(pod, "n1", "1"),
       (e) => e instanceof ApiError && e.reason === "Conflict",

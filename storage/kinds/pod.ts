@@ -24,6 +24,7 @@ import {
   validatePodSpec,
 } from "./_pod_spec.ts";
 import { podQosClass } from "./_pod_rules.ts";
+import { podUpdateCauses } from "./_pod_update.ts";
 
 export { podQosClass };
 
@@ -54,8 +55,11 @@ function normalizePod(obj: KubeObject): void {
   obj.status = status;
 }
 
-function validatePod(obj: KubeObject): StatusCause[] {
-  return validatePodSpec(obj.spec as PodSpecValue, "spec", true);
+function validatePod(obj: KubeObject, old?: KubeObject): StatusCause[] {
+  const spec = obj.spec as PodSpecValue;
+  const causes = validatePodSpec(spec, "spec", true);
+  if (old) causes.push(...podUpdateCauses(spec, old.spec as PodSpecValue));
+  return causes;
 }
 
 function isRestartable(c: Record<string, unknown> | undefined): boolean {

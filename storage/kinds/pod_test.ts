@@ -631,3 +631,123 @@ Deno.test("pods.validate() checks seccomp and AppArmor profiles and ids in secur
   ));
   assert.equal(ok.spec.containers[0]?.securityContext?.runAsUser, 1000);
 });
+
+Deno.test("pods update: images, tolerations added, deadline lowered and gates removed are allowed", () => {
+  const old = create(base({
+    containers: [{ name: "c", image: "a:1" }],
+    initContainers: [{ name: "i", image: "a:1" }],
+    tolerations: [{ key: "k", operator: "Exists", effect: "NoExecute", tolerationSeconds: 60 }],
+    activeDeadlineSeconds: 100,
+    schedulingGates: [{ name: "wait" }],
+    nodeSelector: { zone: "a" },
+  })) as unknown as KubeObject;
+  const next = create(base({
+    containers: [{ name: "c", image: "a:2" }],
+    initContainers: [{ name: "i", image: "a:2" }],
+    tolerations: [
+      { key: "k", operator: "Exists", effect: "NoExecute", tolerationSeconds: 10 },
+      { key: "other", operator: "Exists" },
+    ],
+    activeDeadlineSeconds: 50,
+    nodeSelector: { zone: "a", disk: "ssd" },
+  }));
+  const updated = validateObject(pods, next, { fieldValidation: "Strict", old }).object;
+  assert.equal((updated.spec as Pod["spec"]).containers[0]!.image, "a:2");
+});
+
+Deno.test("pods update: any other spec change is Forbidden with Kubernetes' message and the paths", () => {
+  const old = create(base({
+    containers: [{ name: "c", image: "a:1", env: [{ name: "A", value: "1" }] }],
+  })) as unknown as KubeObject;
+  const changed = (spec: Record<string, unknown>) => {
+    try {
+      validateObject(pods, create(base(spec)), { fieldValidation: "Strict", old });
+    } catch (e) {
+      assert.ok(e instanceof ApiError && e.code === 422, String(e));
+      return {
+        message: e.message,
+        causes: (e.details?.causes ?? []).map((c) => [c.field, c.message]),
+      };
+    }
+    assert.fail("expected Invalid");
+  };
+  const env = changed({
+    containers: [{ name: "c", image: "a:2", env: [{ name: "A", value: "2" }] }],
+    restartPolicy: "Never",
+  });
+  assert.match(
+    env.message,
+    /^Pod "web" is invalid: spec: Forbidden: pod updates may not change fields other than `spec\.containers\[\*\]\.image`,`spec\.initContainers\[\*\]\.image`,`spec\.activeDeadlineSeconds`,`spec\.tolerations` \(only additions to existing tolerations\),`spec\.terminationGracePeriodSeconds` \(allow it to be set to 1 if it was previously negative\)/,
+  );
+  assert.match(env.message, /changed: spec\.containers\[0\]\.env\[0\]\.value, spec\.restartPolicy/);
+  assert.deepEqual(
+    changed({ containers: [{ name: "c", image: "a:1" }, { name: "d", image: "a:1" }] }).causes,
+    [["spec.containers", "Forbidden: pod updates may not add or remove containers"]],
+  );
+  assert.match(
+    changed({ containers: [{ name: "c", image: "a:1" }], nodeName: "n2" }).message,
+    /spec\.nodeName/,
+  );
+});
+
+Deno.test("pods update: deadline raised or removed, tolerations changed, gates added are refused", () => {
+  const old = create(base({
+    containers: [{ name: "c", image: "a:1" }],
+    tolerations: [{ key: "k", operator: "Equal", value: "v" }],
+    activeDeadlineSeconds: 100,
+    nodeSelector: { zone: "a" },
+  })) as unknown as KubeObject;
+  const causesOf = (spec: Record<string, unknown>) => {
+    try {
+      validateObject(pods, create(base({ containers: [{ name: "c", image: "a:1" }], ...spec })), {
+        fieldValidation: "Strict",
+        old,
+      });
+    } catch (e) {
+      assert.ok(e instanceof ApiError && e.code === 422, String(e));
+      return (e.details?.causes ?? []).map((c) => [c.field, c.message.split("\n")[0]]);
+    }
+    assert.fail("expected Invalid");
+  };
+  const same = {
+    tolerations: [{ key: "k", operator: "Equal", value: "v" }],
+    nodeSelector: { zone: "a" },
+  };
+  assert.deepEqual(causesOf({ ...same, activeDeadlineSeconds: 200 }), [
+    [
+      "spec.activeDeadlineSeconds",
+      "Invalid value: 200: must be less than or equal to previous value",
+    ],
+  ]);
+  assert.deepEqual(causesOf({ ...same }), [
+    [
+      "spec.activeDeadlineSeconds",
+      'Invalid value: "null": must not update from a positive integer to nil value',
+    ],
+  ]);
+  assert.deepEqual(
+    causesOf({
+      ...same,
+      activeDeadlineSeconds: 100,
+      tolerations: [{ key: "k", operator: "Equal", value: "w" }],
+    }),
+    [[
+      "spec.tolerations",
+      "Forbidden: existing toleration can not be modified except its tolerationSeconds",
+    ]],
+  );
+  assert.deepEqual(
+    causesOf({ ...same, activeDeadlineSeconds: 100, schedulingGates: [{ name: "new" }] }),
+    [[
+      "spec.schedulingGates[0]",
+      "Forbidden: only deletion is allowed, but found new scheduling gate 'new'",
+    ]],
+  );
+  // not gated: nodeSelector is part of the immutable rest
+  assert.deepEqual(causesOf({ ...same, activeDeadlineSeconds: 100, nodeSelector: { zone: "b" } }), [
+    [
+      "spec",
+      "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+    ],
+  ]);
+});
