@@ -11,7 +11,7 @@
  */
 
 import type { z } from "zod";
-import { podQosClass } from "../storage/kinds/_pod_rules.ts";
+import { isSidecar, podQosClass } from "../storage/kinds/_pod_rules.ts";
 import type {
   ContainerStatus as ApiContainerStatusSchema,
   ContainerValue,
@@ -91,6 +91,8 @@ function containerStatus(
   const instances = instancesOf(containers, spec.name, kind);
   const newest = instances.at(-1);
   const previous = instances.at(-2);
+  // a sidecar runs beside the app containers: probed, and never "completed"
+  const runsToCompletion = kind === "init" && !isSidecar(spec);
   const status: ApiContainerStatus = {
     name: spec.name,
     state: { waiting: { reason: defaultReason } },
@@ -104,19 +106,19 @@ function containerStatus(
   if (previous?.state === "exited") status.lastState = { terminated: terminatedState(previous) };
   if (newest?.state === "running") {
     status.state = { running: newest.startedAt ? { startedAt: apiTime(newest.startedAt) } : {} };
-    status.started = kind === "init" || probes.started(spec.name);
-    status.ready = kind === "app" && probes.ready(spec.name);
+    status.started = runsToCompletion || probes.started(spec.name);
+    status.ready = !runsToCompletion && probes.ready(spec.name);
     return status;
   }
   if (newest?.state === "exited") {
     const terminated = terminatedState(newest);
-    if (waiting && !(kind === "init" && terminated.exitCode === 0)) {
+    if (waiting && !(runsToCompletion && terminated.exitCode === 0)) {
       status.lastState = { terminated };
       status.state = { waiting: { ...waiting } };
       return status;
     }
     status.state = { terminated };
-    status.ready = kind === "init" && terminated.exitCode === 0;
+    status.ready = runsToCompletion && terminated.exitCode === 0;
     return status;
   }
   if (waiting) status.state = { waiting: { ...waiting } };
@@ -136,6 +138,7 @@ export function podPhase(
   let pendingInit = 0;
   let failedInit = 0;
   for (const c of spec.initContainers ?? []) {
+    if (isSidecar(c)) continue;
     const s = init.find((x) => x.name === c.name);
     if (!s?.state) pendingInit++;
     else if (s.state.running) pendingInit++;
@@ -146,6 +149,21 @@ export function podPhase(
     } else pendingInit++;
   }
   let unknown = 0, running = 0, waiting = 0, stopped = 0, succeeded = 0;
+  // sidecars: running ones count (not yet started ones keep the pod initializing), stopped
+  // ones are ignored
+  for (const c of (spec.initContainers ?? []).filter(isSidecar)) {
+    const s = init.find((x) => x.name === c.name);
+    if (!s?.state) {
+      pendingInit++;
+      unknown++;
+    } else if (s.state.running) {
+      if (s.started !== true) pendingInit++;
+      running++;
+    } else if (s.state.waiting && !s.lastState?.terminated) {
+      pendingInit++;
+      waiting++;
+    }
+  }
   for (const c of spec.containers) {
     const s = app.find((x) => x.name === c.name);
     if (!s?.state) unknown++;
@@ -158,7 +176,12 @@ export function podPhase(
   }
   if (failedInit > 0 && spec.restartPolicy === "Never") return "Failed";
   if (terminal && running === 0 && (failedInit > 0 || pendingInit > 0)) return "Failed";
-  if (pendingInit > 0 || waiting > 0) return terminal ? "Failed" : "Pending";
+  // once an app container has run, a restarting sidecar does not make the pod Pending again
+  const appStarted = app.some((s) =>
+    s.state?.running !== undefined || s.state?.terminated !== undefined ||
+    s.lastState?.terminated !== undefined
+  );
+  if ((pendingInit > 0 && !appStarted) || waiting > 0) return terminal ? "Failed" : "Pending";
   if (running > 0 && unknown === 0) return "Running";
   if (running === 0 && stopped > 0 && unknown === 0) {
     if (terminal) return stopped === succeeded ? "Succeeded" : "Failed";
@@ -181,7 +204,10 @@ function initializedCondition(
   phase: Phase,
 ): Pick<Condition, "status" | "reason" | "message"> {
   const incomplete = (spec.initContainers ?? [])
-    .filter((c) => init.find((s) => s.name === c.name)?.state?.terminated?.exitCode !== 0)
+    .filter((c) => {
+      const s = init.find((x) => x.name === c.name);
+      return isSidecar(c) ? s?.started !== true : s?.state?.terminated?.exitCode !== 0;
+    })
     .map((c) => c.name);
   if (phase === "Succeeded") return { status: "True", reason: "PodCompleted" };
   const anyAppStarted = app.some((s) =>
@@ -198,14 +224,17 @@ function initializedCondition(
 
 function containersReadyCondition(
   spec: PodSpecValue,
+  init: readonly ApiContainerStatus[],
   app: readonly ApiContainerStatus[],
   phase: Phase,
 ): Pick<Condition, "status" | "reason" | "message"> {
   if (phase === "Succeeded") return { status: "False", reason: "PodCompleted" };
   if (phase === "Failed") return { status: "False", reason: "PodFailed" };
-  const unready = spec.containers
-    .filter((c) => app.find((s) => s.name === c.name)?.ready !== true)
-    .map((c) => c.name);
+  const unready = [
+    ...(spec.initContainers ?? []).filter(isSidecar)
+      .filter((c) => init.find((s) => s.name === c.name)?.ready !== true),
+    ...spec.containers.filter((c) => app.find((s) => s.name === c.name)?.ready !== true),
+  ].map((c) => c.name);
   if (unready.length === 0) return { status: "True" };
   return {
     status: "False",
@@ -310,7 +339,7 @@ export function podStatus(
     ? previous.phase
     : podPhase(spec, init, app, options.terminal === true);
   const prevConditions = previous.conditions ?? [];
-  const containersReady = containersReadyCondition(spec, app, phase);
+  const containersReady = containersReadyCondition(spec, init, app, phase);
   const conditions: Condition[] = [
     condition(
       "PodReadyToStartContainers",

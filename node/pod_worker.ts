@@ -9,9 +9,14 @@
  * 2. kill running app containers whose spec hash changed (they are replaced at once) or whose
  *    liveness/startup probe failed;
  * 3. run init containers one at a time, in order, each to a zero exit; a failed one is
- *    restarted with back-off, or fails the pod under `restartPolicy: Never`;
+ *    restarted with back-off, or fails the pod under `restartPolicy: Never`. A sidecar (an init
+ *    container with `restartPolicy: Always`) is started in its turn and the next one waits
+ *    only until it has started (its startup probe passed); it keeps running beside the app
+ *    containers, restarted with back-off whenever it exits, whatever the pod's policy;
  * 4. then start every app container, and restart exited ones per `restartPolicy` with
- *    crash-loop back-off (10 s doubling to 5 min, reset after 10 min running);
+ *    crash-loop back-off (10 s doubling to 5 min, reset after 10 min running); once they have
+ *    all stopped for good (`restartPolicy` Never or OnFailure), the sidecars are stopped too,
+ *    last one first;
  * 5. remove instances older than the previous one (kept for `lastState` and `logs --previous`).
  *
  * Image, config and runtime errors never escape `sync`: they become the container's waiting
@@ -31,7 +36,8 @@
  * keeps what it mounted.
  *
  * A pod with `metadata.deletionTimestamp` is terminated: every container gets SIGTERM with
- * the grace period, then the sandbox is removed and a terminal status is returned.
+ * the grace period (the sidecars once the others have stopped, last one first, with what is
+ * left of it), then the sandbox is removed and a terminal status is returned.
  *
  * @example
  * ```ts
@@ -50,7 +56,7 @@
 import { NO_SECURITY_DEFAULTS, sandboxSeccomp, type SecurityDefaults } from "./security.ts";
 import type { Clock } from "../storage/clock.ts";
 import type { ContainerValue, PodSpecValue } from "../storage/kinds/_pod_spec.ts";
-import { defaultPullPolicy } from "../storage/kinds/_pod_rules.ts";
+import { defaultPullPolicy, isSidecar } from "../storage/kinds/_pod_rules.ts";
 import type { KubeObject } from "../storage/object.ts";
 import { Backoff, formatDuration } from "./backoff.ts";
 import {
@@ -287,9 +293,11 @@ export class PodWorker {
       onChange: () => this.#requestSync(),
       onFailure: (name, type, message) => {
         if (!this.#pod) return;
+        const spec = this.#pod.spec as PodSpecValue;
+        const sidecar = (spec.initContainers ?? []).some((c) => c.name === name);
         this.#event(
           this.#pod,
-          "app",
+          sidecar ? "init" : "app",
           name,
           "Unhealthy",
           "Warning",
@@ -397,7 +405,8 @@ export class PodWorker {
     const appStarted = spec.containers.some((c) =>
       instancesOf(containers, c.name, "app").length > 0
     );
-    const initialized = appStarted || await this.#runInit(pod, containers, sandbox);
+    const appsDone = appsFinished(spec, containers);
+    const initialized = await this.#runInit(pod, containers, sandbox, appStarted, appsDone);
     if (initialized) {
       // kubelet starts app containers one after another, but without lifecycle hooks nothing
       // depends on that order; side by side, a pod of two is running one podman start sooner
@@ -407,6 +416,7 @@ export class PodWorker {
         ),
       );
     }
+    if (appsDone) await this.#stopSidecars(pod, containers, graceOf(spec));
     await this.#collectGarbage(uid);
     containers = await this.#observe(uid);
     this.#updateProbes(spec, uid, containers);
@@ -442,8 +452,12 @@ export class PodWorker {
   }
 
   #updateProbes(spec: PodSpecValue, uid: string, containers: ContainerStatus[]): void {
-    const running = spec.containers.flatMap((c) => {
-      const newest = instancesOf(containers, c.name, "app").at(-1);
+    const probed = [
+      ...(spec.initContainers ?? []).filter(isSidecar).map((c) => ({ c, kind: "init" as const })),
+      ...spec.containers.map((c) => ({ c, kind: "app" as const })),
+    ];
+    const running = probed.flatMap(({ c, kind }) => {
+      const newest = instancesOf(containers, c.name, kind).at(-1);
       if (newest?.state !== "running") return [];
       return [{ spec: c, id: newest.id, startedAt: newest.startedAt?.getTime() ?? 0 }];
     });
@@ -495,17 +509,21 @@ export class PodWorker {
     const names = new Set<string>();
     let killed = false;
     for (const c of containers) {
-      if (c.state !== "running" || c.kind !== "app") continue;
-      const want = spec.containers.find((s) => s.name === c.name);
-      const newest = instancesOf(containers, c.name, "app").at(-1);
-      const grace = Math.max(MIN_GRACE_SECONDS, spec.terminationGracePeriodSeconds ?? 30);
+      if (c.state !== "running") continue;
+      const want = c.kind === "app"
+        ? spec.containers.find((s) => s.name === c.name)
+        : (spec.initContainers ?? []).find((s) => s.name === c.name);
+      // a regular init container runs to its end; sidecars are replaced like app containers
+      if (c.kind === "init" && (!want || !isSidecar(want))) continue;
+      const newest = instancesOf(containers, c.name, c.kind).at(-1);
+      const grace = graceOf(spec);
       if (!want || newest?.id !== c.id) {
-        this.#event(pod, "app", c.name, "Killing", "Normal", `Stopping container ${c.name}`);
+        this.#event(pod, c.kind, c.name, "Killing", "Normal", `Stopping container ${c.name}`);
         await this.#options.runtime.stopContainer(c.id, grace);
         killed = true;
       } else if (c.specHash !== specHash(want)) {
         const message = `Container ${c.name} definition changed, will be restarted`;
-        this.#event(pod, "app", c.name, "Killing", "Normal", message);
+        this.#event(pod, c.kind, c.name, "Killing", "Normal", message);
         await this.#options.runtime.stopContainer(c.id, grace);
         names.add(c.name);
         killed = true;
@@ -515,7 +533,7 @@ export class PodWorker {
         const probeGrace = probe?.terminationGracePeriodSeconds ?? grace;
         const message = `Container ${c.name} failed ${failure?.type ?? "liveness"} probe, ` +
           "will be restarted";
-        this.#event(pod, "app", c.name, "Killing", "Normal", message);
+        this.#event(pod, c.kind, c.name, "Killing", "Normal", message);
         await this.#options.runtime.stopContainer(c.id, Math.max(MIN_GRACE_SECONDS, probeGrace));
         killed = true;
       }
@@ -523,15 +541,26 @@ export class PodWorker {
     return { killed, names };
   }
 
-  /** Run init containers in order; true once all have exited 0. */
+  /**
+   * Run init containers in order; true once all have exited 0 and every sidecar has started.
+   * Once an app container has run, only the sidecars are kept running (until `appsDone`).
+   */
   async #runInit(
     pod: KubeObject,
     containers: readonly ContainerStatus[],
     sandbox: SandboxStatus,
+    appStarted: boolean,
+    appsDone: boolean,
   ): Promise<boolean> {
     const spec = pod.spec as PodSpecValue;
     for (const c of spec.initContainers ?? []) {
       const newest = instancesOf(containers, c.name, "init").at(-1);
+      if (isSidecar(c)) {
+        if (appsDone) continue;
+        if (!await this.#runSidecar(pod, c, newest, sandbox) && !appStarted) return false;
+        continue;
+      }
+      if (appStarted) continue;
       if (newest?.state === "exited" && newest.exitCode === 0) {
         this.#waiting.delete(c.name);
         continue;
@@ -545,6 +574,44 @@ export class PodWorker {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Keep sidecar `c` running (started, or restarted with back-off when it exited); true once
+   * it has started: running, and past its startup probe if it has one.
+   */
+  async #runSidecar(
+    pod: KubeObject,
+    c: ContainerValue,
+    newest: ContainerStatus | undefined,
+    sandbox: SandboxStatus,
+  ): Promise<boolean> {
+    let running = newest?.state === "running" || newest?.state === "unknown";
+    if (!newest) running = await this.#start(pod, c, "init", 0, sandbox);
+    else if (newest.state === "created") {
+      running = await this.#startExisting(pod, "init", c.name, newest.id);
+    } else if (newest.state === "exited") {
+      await this.#restart(pod, c, "init", newest, sandbox, false);
+      return false;
+    }
+    if (!running) return false;
+    return !c.startupProbe || (this.#probes?.started(c.name) ?? false);
+  }
+
+  /** Stop the running sidecars, last one first (kubelet stops them after the app containers). */
+  async #stopSidecars(
+    pod: KubeObject,
+    containers: readonly ContainerStatus[],
+    graceSeconds: number,
+  ): Promise<void> {
+    const spec = pod.spec as PodSpecValue;
+    for (const c of (spec.initContainers ?? []).filter(isSidecar).reverse()) {
+      for (const instance of instancesOf(containers, c.name, "init")) {
+        if (instance.state !== "running" && instance.state !== "created") continue;
+        this.#event(pod, "init", c.name, "Killing", "Normal", `Stopping container ${c.name}`);
+        await this.#options.runtime.stopContainer(instance.id, graceSeconds);
+      }
+    }
   }
 
   async #runApp(
@@ -755,13 +822,25 @@ export class PodWorker {
     const uid = pod.metadata.uid ?? "";
     this.close();
     const containers = await runtime.listContainers(uid);
+    const sidecars = new Set(
+      ((pod.spec as PodSpecValue).initContainers ?? []).filter(isSidecar).map((c) => c.name),
+    );
+    const started = clock.now();
     await Promise.all(
       containers
         .filter((c) => c.state === "running" || c.state === "created")
+        .filter((c) => !(c.kind === "init" && sidecars.has(c.name)))
         .map((c) => {
           this.#event(pod, c.kind, c.name, "Killing", "Normal", `Stopping container ${c.name}`);
           return runtime.stopContainer(c.id, graceSeconds);
         }),
+    );
+    // then the sidecars, last one first, with what is left of the grace period
+    const left = graceSeconds - Math.floor((clock.now() - started) / 1000);
+    await this.#stopSidecars(
+      pod,
+      containers,
+      graceSeconds === 0 ? 0 : Math.max(MIN_GRACE_SECONDS, left),
     );
     await this.#observe(uid);
     await runtime.removeSandbox(uid);
@@ -772,4 +851,19 @@ export class PodWorker {
     });
     return this.#final;
   }
+}
+
+/** Whether every app container has stopped for good: none runs, and none is to be restarted. */
+function appsFinished(spec: PodSpecValue, containers: readonly ContainerStatus[]): boolean {
+  if (spec.restartPolicy === "Always") return false;
+  return spec.containers.every((c) => {
+    const newest = instancesOf(containers, c.name, "app").at(-1);
+    if (newest?.state !== "exited") return false;
+    return spec.restartPolicy === "Never" || newest.exitCode === 0;
+  });
+}
+
+/** The pod's termination grace period in seconds (at least {@linkcode MIN_GRACE_SECONDS}). */
+function graceOf(spec: PodSpecValue): number {
+  return Math.max(MIN_GRACE_SECONDS, spec.terminationGracePeriodSeconds ?? 30);
 }

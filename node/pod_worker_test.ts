@@ -618,3 +618,147 @@ Deno.test("PodWorker makes a container's subPath directories before creating it"
   assert.deepEqual(web?.config.mounts.map((m) => m.hostPath), ["/vol/data", "/vol/data/logs/p"]);
   worker.close();
 });
+
+function sidecar(name: string, extra: Record<string, unknown> = {}) {
+  return app(name, { restartPolicy: "Always", ...extra });
+}
+
+Deno.test("PodWorker.sync() starts a sidecar in its turn and keeps it running beside the app", async () => {
+  const pod = testPod({
+    initContainers: [app("setup"), sidecar("proxy"), app("migrate")],
+    containers: [app("web")],
+  });
+  const { clock, runtime, worker, latest } = setup(pod);
+  runtime.exits.set("setup", [{ afterMs: 1_000, exitCode: 0 }]);
+  runtime.exits.set("migrate", [{ afterMs: 1_000, exitCode: 0 }]);
+  await worker.sync(pod);
+  assert.deepEqual(starts(runtime), ["start setup#0"]);
+  await clock.advance(1_000);
+  assert.deepEqual(starts(runtime), ["start setup#0", "start proxy#0", "start migrate#0"]);
+  await clock.advance(1_000);
+  assert.deepEqual(starts(runtime).slice(3), ["start web#0"]);
+  const status = latest();
+  assert.equal(status.phase, "Running");
+  const proxy = status.initContainerStatuses?.[1];
+  assert.ok(proxy?.state?.running);
+  assert.equal(proxy?.started, true);
+  assert.equal(proxy?.ready, true);
+  assert.equal(status.conditions?.find((c) => c.type === "Initialized")?.status, "True");
+  assert.equal(status.conditions?.find((c) => c.type === "Ready")?.status, "True");
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() holds the next init container until a sidecar's startup probe passes", async () => {
+  const pod = testPod({
+    initContainers: [
+      sidecar("proxy", {
+        startupProbe: { tcpSocket: { port: 9000 }, periodSeconds: 5, failureThreshold: 100 },
+      }),
+      app("migrate"),
+    ],
+    containers: [app("web")],
+  });
+  const { clock, runtime, worker, latest } = setup(pod);
+  runtime.probeResults.set(9000, false);
+  await worker.sync(pod);
+  await clock.advance(20_000);
+  assert.deepEqual(starts(runtime), ["start proxy#0"]);
+  assert.equal(latest().phase, "Pending");
+  assert.equal(latest().initContainerStatuses?.[0]?.started, false);
+  assert.equal(
+    latest().conditions?.find((c) => c.type === "Initialized")?.message,
+    "containers with incomplete status: [proxy migrate]",
+  );
+  runtime.probeResults.set(9000, true);
+  await clock.advance(5_000);
+  assert.deepEqual(starts(runtime), ["start proxy#0", "start migrate#0"]);
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() restarts an exited sidecar with back-off even under restartPolicy Never", async () => {
+  const pod = testPod({
+    restartPolicy: "Never",
+    initContainers: [sidecar("proxy")],
+    containers: [app("web")],
+  });
+  const { clock, runtime, worker, latest } = setup(pod);
+  runtime.exits.set("proxy", [{ afterMs: 1_000, exitCode: 1 }, { afterMs: 1_000, exitCode: 1 }]);
+  await worker.sync(pod);
+  await clock.advance(3_000);
+  assert.equal(latest().initContainerStatuses?.[0]?.state?.waiting?.reason, "CrashLoopBackOff");
+  assert.equal(latest().phase, "Running", "a restarting sidecar does not stop the pod");
+  await clock.advance(20_000);
+  assert.deepEqual(startTimes(runtime, "proxy"), [0, 1_000, 12_000]);
+  assert.deepEqual(startTimes(runtime, "web"), [0]);
+  assert.equal(latest().initContainerStatuses?.[0]?.restartCount, 2);
+  assert.equal(latest().phase, "Running");
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() stops the sidecars, last first, once the app containers are done", async () => {
+  const pod = testPod({
+    restartPolicy: "Never",
+    initContainers: [sidecar("logs"), sidecar("proxy")],
+    containers: [app("job")],
+  });
+  const { clock, runtime, worker, latest } = setup(pod);
+  runtime.exits.set("job", [{ afterMs: 5_000, exitCode: 0 }]);
+  assert.equal((await worker.sync(pod)).phase, "Running");
+  await clock.advance(5_000);
+  assert.deepEqual(runtime.calls.filter((c) => c.startsWith("stop")), [
+    "stop proxy#0 grace=30",
+    "stop logs#0 grace=30",
+  ]);
+  assert.equal(latest().phase, "Succeeded");
+  await clock.advance(60_000);
+  assert.deepEqual(startTimes(runtime, "proxy"), [0], "a stopped sidecar stays stopped");
+  worker.close();
+});
+
+Deno.test("PodWorker.sync() on a deleted pod stops the sidecars after the app containers", async () => {
+  const pod = testPod({ initContainers: [sidecar("proxy")], containers: [app("web")] });
+  const { runtime, worker } = setup(pod);
+  await worker.sync(pod);
+  const deleted: KubeObject = {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      deletionTimestamp: new Date(T0).toISOString(),
+      deletionGracePeriodSeconds: 10,
+    },
+  };
+  const status = await worker.sync(deleted);
+  assert.deepEqual(runtime.calls.filter((c) => c.startsWith("stop")), [
+    "stop web#0 grace=10",
+    "stop proxy#0 grace=10",
+  ]);
+  assert.equal(status.initContainerStatuses?.[0]?.state?.terminated?.exitCode, 143);
+});
+
+Deno.test("PodWorker.sync() replaces a sidecar whose image changed, not a completed init container", async () => {
+  const pod = testPod({
+    initContainers: [app("setup"), sidecar("proxy")],
+    containers: [app("web")],
+  });
+  const { clock, runtime, worker } = setup(pod);
+  runtime.exits.set("setup", [{ afterMs: 1_000, exitCode: 0 }]);
+  await worker.sync(pod);
+  await clock.advance(1_000);
+  const changed = testPod({
+    initContainers: [
+      app("setup", { image: "busybox:1.37" }),
+      sidecar("proxy", { image: "busybox:1.37" }),
+    ],
+    containers: [app("web")],
+  });
+  const status = await worker.sync(changed);
+  assert.ok(runtime.calls.includes("stop proxy#0 grace=30"));
+  assert.deepEqual(starts(runtime), [
+    "start setup#0",
+    "start proxy#0",
+    "start web#0",
+    "start proxy#1",
+  ]);
+  assert.equal(status.initContainerStatuses?.[1]?.image, "busybox:1.37");
+  worker.close();
+});

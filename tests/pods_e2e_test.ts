@@ -14,6 +14,12 @@ interface PodView {
     phase?: string;
     podIP?: string;
     conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+    initContainerStatuses?: Array<{
+      name: string;
+      started?: boolean;
+      ready: boolean;
+      state: Record<string, unknown>;
+    }>;
     containerStatuses?: Array<{
       name: string;
       image?: string;
@@ -257,6 +263,49 @@ spec:
         assert.notEqual(r.code, 0);
         assert.match(r.stderr, /hostPath/);
       });
+
+      await t.step(
+        "a sidecar (init container with restartPolicy Always) starts first and runs beside the app",
+        async () => {
+          const manifest = `
+apiVersion: v1
+kind: Pod
+metadata: {name: withsidecar}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: shared, emptyDir: {}}]
+  initContainers:
+  - name: feeder
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    restartPolicy: Always
+    command: [sh, -c, "echo from-sidecar > /shared/msg; exec sleep 3600"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+  containers:
+  - name: app
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    command: [sh, -c, "cat /shared/msg; exec sleep 3600"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+`;
+          assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: manifest })).code, 0);
+          const pod = await until("withsidecar Ready", async () => {
+            const p = await getPod(c, "withsidecar");
+            const ready = p.status.conditions?.find((x) => x.type === "Ready");
+            return ready?.status === "True" ? p : undefined;
+          });
+          assert.equal(pod.status.phase, "Running");
+          const feeder = pod.status.initContainerStatuses?.[0];
+          assert.ok(feeder?.state.running, "the sidecar keeps running");
+          assert.equal(feeder?.started, true);
+          assert.equal(feeder?.ready, true);
+          const logs = await c.kubectl(["logs", "withsidecar", "-c", "app"]);
+          assert.equal(logs.stdout.trim(), "from-sidecar", "the sidecar ran before the app");
+          const get = await c.kubectl(["get", "pod", "withsidecar"]);
+          assert.match(get.stdout, /withsidecar\s+2\/2\s+Running/);
+          assert.equal((await c.kubectl(["delete", "pod", "withsidecar", "--wait=true"])).code, 0);
+        },
+      );
 
       await t.step(
         "a pod update may change only images: set image replaces the container, a changed env is refused",

@@ -1,6 +1,7 @@
 /**
  * The Pod rules the node agent shares with the API, kept free of zod (and of every schema)
- * so that `mod.ts agent` does not load them: the default `imagePullPolicy` and the QoS class.
+ * so that `mod.ts agent` does not load them: the default `imagePullPolicy`, the QoS class and
+ * which init containers are sidecars.
  *
  * @module
  */
@@ -20,6 +21,15 @@ export function defaultPullPolicy(image: string): "Always" | "IfNotPresent" {
   const colon = named.lastIndexOf(":");
   const tag = colon > lastSlash ? named.slice(colon + 1) : hasDigest ? "" : "latest";
   return tag === "latest" ? "Always" : "IfNotPresent";
+}
+
+/**
+ * Whether an init container is a sidecar (`restartPolicy: Always`, Kubernetes' "restartable
+ * init container"): started in order like the others, but kept running beside the app
+ * containers instead of run to completion.
+ */
+export function isSidecar(c: Pick<ContainerValue, "restartPolicy">): boolean {
+  return c.restartPolicy === "Always";
 }
 
 /** The QoS class of a pod spec (`GetPodQOS`): Guaranteed, Burstable or BestEffort. */
