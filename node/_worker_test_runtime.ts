@@ -189,6 +189,7 @@ export class TestRuntime implements ContainerRuntime {
 
   exec(id: string, command: string[], _timeoutMs: number): Promise<ProbeOutcome> {
     const name = this.containers.get(id)?.config.name ?? id;
+    this.calls.push(`exec ${name} ${command.join(" ")} @${this.clock.now()}`);
     const success = this.execResults.get(name) ?? true;
     return Promise.resolve({ success, message: `${command.join(" ")}: ${success}` });
   }

@@ -57,6 +57,7 @@ import { NO_SECURITY_DEFAULTS, sandboxSeccomp, type SecurityDefaults } from "./s
 import type { Clock } from "../storage/clock.ts";
 import type { ContainerValue, PodSpecValue } from "../storage/kinds/_pod_spec.ts";
 import { defaultPullPolicy, isSidecar } from "../storage/kinds/_pod_rules.ts";
+import { type HookName, runHook } from "./lifecycle.ts";
 import type { KubeObject } from "../storage/object.ts";
 import { Backoff, formatDuration } from "./backoff.ts";
 import {
@@ -141,6 +142,8 @@ export interface PodWorkerOptions {
 
 /** kubelet's floor for a kill's grace period (`minimumGracePeriodInSeconds`). */
 const MIN_GRACE_SECONDS = 2;
+/** How long a postStart hook may hold its container's start (kubelet has no bound; a hung hook would hold the pod's worker). */
+const POST_START_TIMEOUT_MS = 120_000;
 /** Default period for noticing exited containers (kubelet's PLEG relist). */
 const RELIST_MS = 1_000;
 /** Retry delay after the runtime itself failed (listing, sandbox creation). */
@@ -167,6 +170,13 @@ const IMAGE_ERROR_EVENTS: Partial<Record<string, string>> = {
 
 function fieldPath(kind: "init" | "app", name: string): string {
   return kind === "init" ? `spec.initContainers{${name}}` : `spec.containers{${name}}`;
+}
+
+/** The spec of container `name` of `kind` in `pod`. */
+function specOf(pod: KubeObject, kind: "init" | "app", name: string): ContainerValue | undefined {
+  const spec = pod.spec as PodSpecValue;
+  const list = kind === "init" ? spec.initContainers ?? [] : spec.containers;
+  return list.find((c) => c.name === name);
 }
 
 function podName(pod: KubeObject): string {
@@ -408,13 +418,17 @@ export class PodWorker {
     const appsDone = appsFinished(spec, containers);
     const initialized = await this.#runInit(pod, containers, sandbox, appStarted, appsDone);
     if (initialized) {
-      // kubelet starts app containers one after another, but without lifecycle hooks nothing
-      // depends on that order; side by side, a pod of two is running one podman start sooner
-      await Promise.all(
-        spec.containers.map((c) =>
-          this.#runApp(pod, c, containers, sandbox, replaced.names.has(c.name))
-        ),
-      );
+      const run = (c: ContainerValue) =>
+        this.#runApp(pod, c, containers, sandbox, replaced.names.has(c.name));
+      if (spec.containers.some((c) => c.lifecycle?.postStart)) {
+        // kubelet starts app containers in order, each after its postStart hook (a sidecar
+        // proxy's hook may hold the next container until the proxy is up)
+        for (const c of spec.containers) await run(c);
+      } else {
+        // without hooks nothing depends on that order; side by side, a pod of two is running
+        // one podman start sooner
+        await Promise.all(spec.containers.map(run));
+      }
     }
     if (appsDone) await this.#stopSidecars(pod, containers, graceOf(spec));
     await this.#collectGarbage(uid);
@@ -518,13 +532,11 @@ export class PodWorker {
       const newest = instancesOf(containers, c.name, c.kind).at(-1);
       const grace = graceOf(spec);
       if (!want || newest?.id !== c.id) {
-        this.#event(pod, c.kind, c.name, "Killing", "Normal", `Stopping container ${c.name}`);
-        await this.#options.runtime.stopContainer(c.id, grace);
+        await this.#stop(pod, c, grace, `Stopping container ${c.name}`);
         killed = true;
       } else if (c.specHash !== specHash(want)) {
         const message = `Container ${c.name} definition changed, will be restarted`;
-        this.#event(pod, c.kind, c.name, "Killing", "Normal", message);
-        await this.#options.runtime.stopContainer(c.id, grace);
+        await this.#stop(pod, c, grace, message);
         names.add(c.name);
         killed = true;
       } else if (this.#probes?.livenessFailed(c.name)) {
@@ -533,8 +545,7 @@ export class PodWorker {
         const probeGrace = probe?.terminationGracePeriodSeconds ?? grace;
         const message = `Container ${c.name} failed ${failure?.type ?? "liveness"} probe, ` +
           "will be restarted";
-        this.#event(pod, c.kind, c.name, "Killing", "Normal", message);
-        await this.#options.runtime.stopContainer(c.id, Math.max(MIN_GRACE_SECONDS, probeGrace));
+        await this.#stop(pod, c, Math.max(MIN_GRACE_SECONDS, probeGrace), message);
         killed = true;
       }
     }
@@ -608,8 +619,7 @@ export class PodWorker {
     for (const c of (spec.initContainers ?? []).filter(isSidecar).reverse()) {
       for (const instance of instancesOf(containers, c.name, "init")) {
         if (instance.state !== "running" && instance.state !== "created") continue;
-        this.#event(pod, "init", c.name, "Killing", "Normal", `Stopping container ${c.name}`);
-        await this.#options.runtime.stopContainer(instance.id, graceSeconds);
+        await this.#stop(pod, instance, graceSeconds, `Stopping container ${c.name}`);
       }
     }
   }
@@ -730,8 +740,9 @@ export class PodWorker {
       return this.#failedStart(pod, kind, c.name, waitingFrom(e, "CreateContainerConfigError"));
     }
     const created = `Created container ${c.name}`;
+    let id: string;
     try {
-      await runtime.runContainer(config);
+      id = await runtime.runContainer(config);
     } catch (e) {
       const waiting = waitingFrom(e, "CreateContainerError");
       if (waiting.reason === "RunContainerError") {
@@ -741,7 +752,7 @@ export class PodWorker {
     }
     this.#event(pod, kind, c.name, "Created", "Normal", created);
     this.#started(pod, kind, c.name);
-    return true;
+    return await this.#postStart(pod, c, kind, id);
   }
 
   /** Make the container's missing subPath directories (kubelet does so before mounting). */
@@ -778,7 +789,75 @@ export class PodWorker {
       return this.#failedStart(pod, kind, name, waitingFrom(e, "RunContainerError"));
     }
     this.#started(pod, kind, name);
-    return true;
+    const c = specOf(pod, kind, name);
+    return c ? await this.#postStart(pod, c, kind, id) : true;
+  }
+
+  /**
+   * Run the container's postStart hook, as kubelet right after the start; when it fails, the
+   * container is killed (and restarted per policy). True when the container may go on.
+   */
+  async #postStart(
+    pod: KubeObject,
+    c: ContainerValue,
+    kind: "init" | "app",
+    id: string,
+  ): Promise<boolean> {
+    if (!c.lifecycle?.postStart) return true;
+    const failure = await this.#hook(pod, c, id, "postStart", POST_START_TIMEOUT_MS);
+    if (failure === undefined) return true;
+    this.#event(pod, kind, c.name, "FailedPostStartHook", "Warning", failure);
+    this.#event(pod, kind, c.name, "Killing", "Normal", "FailedPostStartHook");
+    await this.#options.runtime.stopContainer(id, graceOf(pod.spec as PodSpecValue));
+    return false;
+  }
+
+  #hook(
+    pod: KubeObject,
+    c: ContainerValue,
+    id: string,
+    hook: HookName,
+    timeoutMs: number,
+  ): Promise<string | undefined> {
+    const { runtime, clock } = this.#options;
+    return runHook(
+      {
+        runtime,
+        clock,
+        podUid: pod.metadata.uid ?? "",
+        podName: podName(pod),
+        container: c,
+        containerId: id,
+      },
+      hook,
+      timeoutMs,
+    );
+  }
+
+  /**
+   * Stop a running container as kubelet's `killContainer`: its preStop hook first (bounded by
+   * the grace period), then SIGTERM with what is left of it (at least 2 s), then SIGKILL.
+   */
+  async #stop(
+    pod: KubeObject,
+    instance: ContainerStatus,
+    graceSeconds: number,
+    message: string,
+  ): Promise<void> {
+    const { runtime, clock } = this.#options;
+    this.#event(pod, instance.kind, instance.name, "Killing", "Normal", message);
+    const c = specOf(pod, instance.kind, instance.name);
+    let grace = graceSeconds;
+    if (c?.lifecycle?.preStop && instance.state === "running" && graceSeconds > 0) {
+      const start = clock.now();
+      const failure = await this.#hook(pod, c, instance.id, "preStop", graceSeconds * 1000);
+      if (failure !== undefined) {
+        this.#event(pod, instance.kind, c.name, "FailedPreStopHook", "Warning", failure);
+      }
+      const spent = Math.floor((clock.now() - start) / 1000);
+      grace = Math.max(MIN_GRACE_SECONDS, graceSeconds - spent);
+    }
+    await runtime.stopContainer(instance.id, grace);
   }
 
   #started(pod: KubeObject, kind: "init" | "app", name: string): void {
@@ -830,10 +909,7 @@ export class PodWorker {
       containers
         .filter((c) => c.state === "running" || c.state === "created")
         .filter((c) => !(c.kind === "init" && sidecars.has(c.name)))
-        .map((c) => {
-          this.#event(pod, c.kind, c.name, "Killing", "Normal", `Stopping container ${c.name}`);
-          return runtime.stopContainer(c.id, graceSeconds);
-        }),
+        .map((c) => this.#stop(pod, c, graceSeconds, `Stopping container ${c.name}`)),
     );
     // then the sidecars, last one first, with what is left of the grace period
     const left = graceSeconds - Math.floor((clock.now() - started) / 1000);

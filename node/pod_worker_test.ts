@@ -762,3 +762,97 @@ Deno.test("PodWorker.sync() replaces a sidecar whose image changed, not a comple
   assert.equal(status.initContainerStatuses?.[1]?.image, "busybox:1.37");
   worker.close();
 });
+
+function hookWorker(pod: KubeObject) {
+  const clock = new FakeClock(T0);
+  const runtime = new TestRuntime(clock);
+  const events: string[] = [];
+  const reported: PodStatus[] = [];
+  const worker = new PodWorker({
+    runtime,
+    clock,
+    nodeName: "edge-1",
+    hostIP: "192.168.1.10",
+    inputs: () => ({ configMaps: {}, secrets: {}, volumeDirs: {} }),
+    onStatus: (s) => reported.push(s),
+    events: (_p, reason, type, message, fieldPath) =>
+      events.push(`${type} ${reason} ${fieldPath}: ${message}`),
+  });
+  const order = () =>
+    runtime.calls.filter((c) => /^(start|exec|stop) /.test(c)).map((c) => c.split(" @")[0]);
+  return { clock, runtime, worker, events, reported, order };
+}
+
+function deletedCopy(pod: KubeObject, graceSeconds: number): KubeObject {
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      deletionTimestamp: new Date(T0).toISOString(),
+      deletionGracePeriodSeconds: graceSeconds,
+    },
+  };
+}
+
+Deno.test("PodWorker runs postStart after the start, and starts the next container after it", async () => {
+  const pod = testPod({
+    containers: [
+      app("proxy", { lifecycle: { postStart: { exec: { command: ["wait-ready"] } } } }),
+      app("web"),
+    ],
+  });
+  const { worker, order } = hookWorker(pod);
+  const status = await worker.sync(pod);
+  assert.deepEqual(order(), ["start proxy#0", "exec proxy wait-ready", "start web#0"]);
+  assert.ok(status.containerStatuses?.every((s) => s.state?.running));
+  worker.close();
+});
+
+Deno.test("PodWorker kills a container whose postStart hook failed and restarts it with back-off", async () => {
+  const pod = testPod({
+    containers: [app("web", { lifecycle: { postStart: { exec: { command: ["init"] } } } })],
+  });
+  const { clock, runtime, worker, events, order } = hookWorker(pod);
+  runtime.execResults.set("web", false);
+  await worker.sync(pod);
+  assert.deepEqual(order(), ["start web#0", "exec web init", "stop web#0 grace=30"]);
+  assert.ok(events.includes(
+    `Warning FailedPostStartHook spec.containers{web}: Exec lifecycle hook ([init]) for ` +
+      `Container "web" in Pod "${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})" ` +
+      `failed - error: init: false`,
+  ));
+  assert.ok(events.includes("Normal Killing spec.containers{web}: FailedPostStartHook"));
+  runtime.execResults.set("web", true);
+  await clock.advance(15_000);
+  assert.deepEqual(order().slice(3), ["start web#1", "exec web init"]);
+  worker.close();
+});
+
+Deno.test("PodWorker runs preStop before SIGTERM, and SIGTERM gets what is left of the grace", async () => {
+  const pod = testPod({
+    containers: [app("web", { lifecycle: { preStop: { sleep: { seconds: 3 } } } }), app("db")],
+  });
+  const { clock, runtime, worker } = hookWorker(pod);
+  await worker.sync(pod);
+  const done = worker.sync(deletedCopy(pod, 10));
+  await clock.advance(3_000);
+  await done;
+  const stops = runtime.calls.filter((c) => c.startsWith("stop"));
+  assert.deepEqual(stops, ["stop db#0 grace=10", "stop web#0 grace=7"]);
+});
+
+Deno.test("PodWorker reports a failed preStop hook and stops the container anyway", async () => {
+  const pod = testPod({
+    containers: [app("web", { lifecycle: { preStop: { exec: { command: ["drain"] } } } })],
+  });
+  const { runtime, worker, events, order } = hookWorker(pod);
+  runtime.execResults.set("web", false);
+  await worker.sync(pod);
+  await worker.sync(deletedCopy(pod, 10));
+  assert.deepEqual(order(), ["start web#0", "exec web drain", "stop web#0 grace=10"]);
+  assert.ok(
+    events.some((e) =>
+      e.startsWith("Warning FailedPreStopHook spec.containers{web}: Exec lifecycle hook ([drain])")
+    ),
+  );
+});

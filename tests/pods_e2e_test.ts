@@ -308,6 +308,41 @@ spec:
       );
 
       await t.step(
+        "lifecycle hooks: postStart runs in the container after its start, preStop before SIGTERM",
+        async () => {
+          const out = await Deno.makeTempDir({ prefix: "edge-hooks-" });
+          try {
+            const manifest = `
+apiVersion: v1
+kind: Pod
+metadata: {name: hooks}
+spec:
+  terminationGracePeriodSeconds: 5
+  volumes: [{name: out, hostPath: {path: ${out}, type: Directory}}]
+  containers:
+  - name: c
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    command: [sh, -c, "until [ -f /tmp/started ]; do sleep 0.1; done; cat /tmp/started; exec sleep 3600"]
+    volumeMounts: [{name: out, mountPath: /out}]
+    lifecycle:
+      postStart: {exec: {command: [sh, -c, "echo post-start-ran > /tmp/started"]}}
+      preStop: {exec: {command: [sh, -c, "echo pre-stop-ran > /out/prestop"]}}
+`;
+            assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: manifest })).code, 0);
+            await until("hooks logs", async () => {
+              const r = await c.kubectl(["logs", "hooks", "-c", "c"]);
+              return r.stdout.includes("post-start-ran") ? true : undefined;
+            });
+            assert.equal((await c.kubectl(["delete", "pod", "hooks", "--wait=true"])).code, 0);
+            assert.equal((await Deno.readTextFile(`${out}/prestop`)).trim(), "pre-stop-ran");
+          } finally {
+            await Deno.remove(out, { recursive: true });
+          }
+        },
+      );
+
+      await t.step(
         "a pod update may change only images: set image replaces the container, a changed env is refused",
         async () => {
           const image2 = "localhost/edge-test:2";
