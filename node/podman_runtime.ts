@@ -343,16 +343,25 @@ export class PodmanRuntime implements ContainerRuntime {
     }
     const labels = pod.Labels ?? {};
     const security = config.security;
-    if (security?.runAsNonRoot && security.runAsUser === undefined) {
+    // the image's user matters without runAsUser: runAsNonRoot checks it, runAsGroup keeps it
+    if (
+      security && security.runAsUser === undefined &&
+      (security.runAsNonRoot || security.runAsGroup !== undefined)
+    ) {
       const who = `${labels[LABELS.podName] ?? ""}_${
         labels[LABELS.podNamespace] ?? ""
       }(${config.podUid})`;
-      const user = await this.#podmanOk(
+      const user = (await this.#podmanOk(
         ["image", "inspect", "--format", "{{.Config.User}}", "--", config.image],
         `Cannot inspect image "${config.image}"`,
-      );
-      const violation = nonRootViolation(user.trim(), who, config.name);
+      )).trim();
+      const violation = security.runAsNonRoot
+        ? nonRootViolation(user, who, config.name)
+        : undefined;
       if (violation) throw new RuntimeError("CreateContainerConfigError", violation);
+      if (security.runAsGroup !== undefined) {
+        config = { ...config, security: { ...security, imageUser: user } };
+      }
     }
     const inherited: Record<string, string> = {};
     for (const key of SANDBOX_LABEL_KEYS) {

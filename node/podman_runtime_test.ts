@@ -567,6 +567,9 @@ Deno.test("PodmanRuntime runs containers with their securityContext", async () =
     });
     assert.equal(confined[0]?.replace(/\s+/g, " "), "Seccomp: 0");
     assert.deepEqual(confined.slice(1), ["1000", "3000", "3000 4000", "ro"]);
+    // runAsGroup alone keeps the image's user (root here) and sets the group
+    const grouped = await run("group", { seccomp: { type: "Unconfined" }, runAsGroup: 3000 });
+    assert.deepEqual(grouped.slice(1, 3), ["0", "3000"]);
   });
 });
 

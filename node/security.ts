@@ -38,6 +38,12 @@ export interface ContainerSecurity {
   runAsGroup?: number;
   /** the image's user must then not be root (checked by the runtime, which knows the image) */
   runAsNonRoot?: boolean;
+  /**
+   * the image's `USER` (`""`, `name`, `uid`, `uid:gid`), filled in by the runtime when
+   * `runAsGroup` comes without `runAsUser`: the container then runs as the image's user with
+   * that group, as in Kubernetes
+   */
+  imageUser?: string;
   supplementalGroups?: number[];
   privileged?: boolean;
   readOnlyRootFilesystem?: boolean;
@@ -150,9 +156,10 @@ export function containerSecurity(
     }
     security.runAsNonRoot = true;
   }
-  if (podSc.supplementalGroups?.length) {
-    security.supplementalGroups = [...podSc.supplementalGroups];
-  }
+  // kubelet adds the pod's fsGroup to every container's groups (it owns the volumes)
+  const groups = [...(podSc.supplementalGroups ?? [])];
+  if (podSc.fsGroup !== undefined && !groups.includes(podSc.fsGroup)) groups.push(podSc.fsGroup);
+  if (groups.length > 0) security.supplementalGroups = groups;
   if (privileged) security.privileged = true;
   if (sc.readOnlyRootFilesystem) security.readOnlyRootFilesystem = true;
   if (sc.allowPrivilegeEscalation === false) {
@@ -193,6 +200,9 @@ export function securityArgs(security: ContainerSecurity): string[] {
   if (security.runAsUser !== undefined) {
     const group = security.runAsGroup !== undefined ? `:${security.runAsGroup}` : "";
     args.push("--user", `${security.runAsUser}${group}`);
+  } else if (security.runAsGroup !== undefined && security.imageUser !== undefined) {
+    const user = security.imageUser.split(":")[0] || "0";
+    args.push("--user", `${user}:${security.runAsGroup}`);
   }
   for (const gid of security.supplementalGroups ?? []) args.push("--group-add", String(gid));
   if (security.privileged) args.push("--privileged");

@@ -163,6 +163,17 @@ Deno.test("securityArgs() and seccompArgs() give podman one flag per setting", (
   assert.deepEqual(securityArgs({ seccomp: { type: "Unconfined" }, runAsUser: 5 }), [
     ...["--security-opt", "seccomp=unconfined", "--user", "5"],
   ]);
+  // runAsGroup alone: the image's user, with that group (root when the image names none)
+  const group = (imageUser?: string) =>
+    securityArgs({
+      seccomp: { type: "RuntimeDefault" },
+      runAsGroup: 3000,
+      ...(imageUser !== undefined ? { imageUser } : {}),
+    });
+  assert.deepEqual(group(""), ["--user", "0:3000"]);
+  assert.deepEqual(group("nobody:nogroup"), ["--user", "nobody:3000"]);
+  assert.deepEqual(group("1000"), ["--user", "1000:3000"]);
+  assert.deepEqual(group(), [], "without the image's user, no --user");
 });
 
 Deno.test("nonRootViolation() follows kubelet: root, no user and names are refused", () => {

@@ -9,6 +9,10 @@
  * `subPath` directories are made on demand by {@linkcode makeSubPath}, which refuses symbolic
  * links on the way (a container could plant one to reach outside its volume).
  *
+ * With the pod's `securityContext.fsGroup`, emptyDir, configMap, secret and `local` volumes
+ * are given to that group as kubelet's `SetVolumeOwnership` does ({@linkcode setVolumeOwnership});
+ * hostPath volumes are left alone, as in Kubernetes.
+ *
  * @module
  */
 
@@ -180,12 +184,19 @@ export async function prepareVolumes(
   const spec = isPlainObject(pod.spec) ? pod.spec : {};
   const base = `${podDir(dataDir, pod.metadata.uid!)}/volumes`;
   const dirs: Record<string, string> = {};
+  const sc = isPlainObject(spec.securityContext) ? spec.securityContext : {};
+  const fsGroup = typeof sc.fsGroup === "number" ? sc.fsGroup : undefined;
+  const policy = sc.fsGroupChangePolicy === "OnRootMismatch" ? "OnRootMismatch" : "Always";
+  const own = async (dir: string, readOnly: boolean) => {
+    if (fsGroup !== undefined) await setVolumeOwnership(dir, fsGroup, readOnly, policy);
+  };
   for (const v of Array.isArray(spec.volumes) ? spec.volumes : []) {
     if (!isPlainObject(v) || typeof v.name !== "string") continue;
     const dir = `${base}/${v.name}`;
     if (isPlainObject(v.emptyDir)) {
       await Deno.mkdir(dir, { recursive: true, mode: 0o777 });
       await Deno.chmod(dir, 0o777);
+      await own(dir, false);
       dirs[v.name] = dir;
     } else if (isPlainObject(v.hostPath) && typeof v.hostPath.path === "string") {
       await prepareHostPath(v.hostPath.path, v.hostPath.type);
@@ -197,21 +208,61 @@ export async function prepareVolumes(
         throw new Error(`cannot find the volume of persistentvolumeclaim "${claim}"`);
       }
       dirs[v.name] = await prepareClaimVolume(volume);
+      const local = isPlainObject(volume.spec) && isPlainObject(volume.spec.local);
+      if (local && v.persistentVolumeClaim.readOnly !== true) await own(dirs[v.name]!, false);
     } else if (isPlainObject(v.configMap)) {
       const data = sources.configMaps[String(v.configMap.name)];
       if (!data) continue;
       const mode = typeof v.configMap.defaultMode === "number" ? v.configMap.defaultMode : 0o644;
       await writeKeys(dir, data, v.configMap.items, mode, false);
+      await own(dir, true);
       dirs[v.name] = dir;
     } else if (isPlainObject(v.secret)) {
       const data = sources.secrets[String(v.secret.secretName)];
       if (!data) continue;
       const mode = typeof v.secret.defaultMode === "number" ? v.secret.defaultMode : 0o644;
       await writeKeys(dir, data, v.secret.items, mode, true);
+      await own(dir, true);
       dirs[v.name] = dir;
     }
   }
   return dirs;
+}
+
+/**
+ * kubelet's `SetVolumeOwnership`: every file and directory of the volume gets group `fsGroup`,
+ * group read (and write unless `readOnly`), and directories group execute and the setgid bit,
+ * so what containers make there stays in the group. Symbolic links are not followed. With
+ * `OnRootMismatch`, nothing is walked when the root already has the group, the setgid bit and
+ * those permissions.
+ */
+export async function setVolumeOwnership(
+  dir: string,
+  fsGroup: number,
+  readOnly: boolean,
+  policy: "Always" | "OnRootMismatch",
+): Promise<void> {
+  const mask = readOnly ? 0o440 : 0o660;
+  if (policy === "OnRootMismatch") {
+    const root = await Deno.lstat(dir);
+    const mode = root.mode ?? 0;
+    if (
+      root.gid === fsGroup && (mode & 0o2000) !== 0 && (mode & (mask | 0o110)) === (mask | 0o110)
+    ) {
+      return;
+    }
+  }
+  const walk = async (path: string): Promise<void> => {
+    const info = await Deno.lstat(path);
+    if (info.isSymlink) return;
+    await Deno.chown(path, null, fsGroup);
+    let mode = ((info.mode ?? 0) & 0o7777) | mask;
+    if (info.isDirectory) mode |= 0o2000 | 0o110;
+    await Deno.chmod(path, mode);
+    if (!info.isDirectory) return;
+    for await (const entry of Deno.readDir(path)) await walk(`${path}/${entry.name}`);
+  };
+  await walk(dir);
 }
 
 /** A hostPath's `type` check, as kubelet's: DirectoryOrCreate makes it, Directory needs one. */

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import type { KubeObject } from "../storage/object.ts";
 import { testPod } from "./_worker_test_pod.ts";
-import { type ClaimLookup, makeSubPath, prepareVolumes, resolveClaims } from "./volumes.ts";
+import {
+  type ClaimLookup,
+  makeSubPath,
+  prepareVolumes,
+  resolveClaims,
+  setVolumeOwnership,
+} from "./volumes.ts";
 
 const UID = "0b5c7a4e-3d2f-4a8b-9c1d-2e3f4a5b6c7d";
 
@@ -209,5 +215,57 @@ Deno.test("makeSubPath() refuses symbolic links and paths that climb out", async
     await assert.rejects(makeSubPath(volumeDir, "a/../../outside"), /without '\.\.'/);
     await assert.rejects(makeSubPath(volumeDir, "/etc"), /without '\.\.'/);
     assert.deepEqual([...Deno.readDirSync(`${dir}/outside`)], [], "nothing made outside");
+  });
+});
+
+Deno.test("prepareVolumes() gives emptyDir, configMap and secret volumes to the fsGroup, not hostPath", async () => {
+  await withDir(async (dir) => {
+    const host = `${dir}/host`;
+    await Deno.mkdir(host);
+    const pod = testPod({
+      securityContext: { fsGroup: 2000 },
+      containers: [{ name: "c", image: "busybox:1.36" }],
+      volumes: [
+        { name: "scratch", emptyDir: {} },
+        { name: "cfg", configMap: { name: "app", defaultMode: 0o600 } },
+        { name: "host", hostPath: { path: host } },
+      ],
+    });
+    const dirs = await prepareVolumes(dir, pod, {
+      configMaps: { app: { "a.conf": "x" } },
+      secrets: {},
+    });
+    const scratch = await Deno.stat(dirs.scratch!);
+    assert.equal(scratch.gid, 2000);
+    assert.equal(scratch.mode! & 0o7777, 0o2777);
+    const file = await Deno.stat(`${dirs.cfg}/a.conf`);
+    assert.equal(file.gid, 2000);
+    assert.equal(file.mode! & 0o777, 0o640, "read-only volume: group read added");
+    assert.equal((await Deno.stat(host)).gid, 0, "hostPath is left alone");
+  });
+});
+
+Deno.test("setVolumeOwnership() walks the tree, skips symlinks, and honours OnRootMismatch", async () => {
+  await withDir(async (dir) => {
+    const vol = `${dir}/vol`;
+    await Deno.mkdir(`${vol}/sub`, { recursive: true });
+    await Deno.writeTextFile(`${vol}/sub/f`, "x", { mode: 0o600 });
+    await Deno.symlink("/etc/hostname", `${vol}/link`);
+    await setVolumeOwnership(vol, 3000, false, "Always");
+    assert.equal(
+      (await Deno.stat(`${vol}/sub`)).mode! & 0o7777,
+      0o2775,
+      "mode kept, group rwx + setgid added",
+    );
+    const f = await Deno.stat(`${vol}/sub/f`);
+    assert.equal(f.gid, 3000);
+    assert.equal(f.mode! & 0o777, 0o660);
+    assert.notEqual((await Deno.stat("/etc/hostname")).gid, 3000, "symlinks are not followed");
+    // the root matches: OnRootMismatch walks nothing
+    await Deno.chown(`${vol}/sub/f`, null, 0);
+    await setVolumeOwnership(vol, 3000, false, "OnRootMismatch");
+    assert.equal((await Deno.stat(`${vol}/sub/f`)).gid, 0);
+    await setVolumeOwnership(vol, 3000, false, "Always");
+    assert.equal((await Deno.stat(`${vol}/sub/f`)).gid, 3000);
   });
 });

@@ -343,6 +343,45 @@ spec:
       );
 
       await t.step(
+        "fsGroup owns the emptyDir and joins the container's groups; runAsGroup alone keeps the image's user",
+        async () => {
+          const manifest = `
+apiVersion: v1
+kind: Pod
+metadata: {name: fsgroup}
+spec:
+  restartPolicy: Never
+  securityContext: {fsGroup: 2000}
+  volumes: [{name: data, emptyDir: {}}]
+  containers:
+  - name: writer
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    securityContext: {runAsUser: 1000}
+    command: [sh, -c, "id -G; stat -c %g /data; touch /data/f && stat -c %g /data/f"]
+    volumeMounts: [{name: data, mountPath: /data}]
+  - name: grouped
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    securityContext: {runAsGroup: 3000}
+    command: [sh, -c, "id -u; id -g"]
+`;
+          assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: manifest })).code, 0);
+          await until("fsgroup done", async () => {
+            const p = await getPod(c, "fsgroup");
+            return p.status.phase === "Succeeded" ? true : undefined;
+          });
+          const writer = (await c.kubectl(["logs", "fsgroup", "-c", "writer"])).stdout.trim()
+            .split("\n");
+          assert.ok(writer[0]?.split(" ").includes("2000"), `groups: ${writer[0]}`);
+          assert.deepEqual(writer.slice(1), ["2000", "2000"], "the volume and new files");
+          const grouped = (await c.kubectl(["logs", "fsgroup", "-c", "grouped"])).stdout.trim();
+          assert.deepEqual(grouped.split("\n"), ["0", "3000"]);
+          assert.equal((await c.kubectl(["delete", "pod", "fsgroup", "--wait=true"])).code, 0);
+        },
+      );
+
+      await t.step(
         "a pod update may change only images: set image replaces the container, a changed env is refused",
         async () => {
           const image2 = "localhost/edge-test:2";
