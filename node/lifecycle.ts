@@ -48,24 +48,21 @@ export async function runHook(
     }
     if (handler.httpGet) {
       const get = handler.httpGet;
+      const path = get.path ?? "/";
+      const failed = (error: string) =>
+        `HTTP lifecycle hook (${path}) ${where} failed - error: ${error}`;
       const port = typeof get.port === "number"
         ? get.port
         : c.ports?.find((p) => p.name === get.port)?.containerPort;
-      const url = `${(get.scheme ?? "HTTP").toLowerCase()}://${get.host ?? "<pod IP>"}:${
-        port ?? get.port
-      }${get.path ?? "/"}`;
-      if (port === undefined) {
-        return `HTTP lifecycle hook (${url}) ${where} failed - error: couldn't find port ${get.port}`;
-      }
+      if (port === undefined) return failed(`couldn't find port ${get.port}`);
       const out = await runtime.probe(target.podUid, {
         kind: "http",
         port,
-        path: get.path ?? "/",
+        path,
         scheme: get.scheme === "HTTPS" ? "HTTPS" : "HTTP",
         headers: get.httpHeaders ?? [],
       }, timeoutMs);
-      if (out.success) return undefined;
-      return `HTTP lifecycle hook (${get.path ?? "/"}) ${where} failed - error: ${out.message}`;
+      return out.success ? undefined : failed(out.message);
     }
     if (handler.sleep) {
       await target.clock.sleep(Math.min(handler.sleep.seconds * 1000, timeoutMs), signal);

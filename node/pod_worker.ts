@@ -142,7 +142,10 @@ export interface PodWorkerOptions {
 
 /** kubelet's floor for a kill's grace period (`minimumGracePeriodInSeconds`). */
 const MIN_GRACE_SECONDS = 2;
-/** How long a postStart hook may hold its container's start (kubelet has no bound; a hung hook would hold the pod's worker). */
+/**
+ * How long a postStart hook may hold its container's start. kubelet has no bound; here a hung
+ * hook would hold the pod's worker (and with it the pod's status) for good.
+ */
 const POST_START_TIMEOUT_MS = 120_000;
 /** Default period for noticing exited containers (kubelet's PLEG relist). */
 const RELIST_MS = 1_000;
