@@ -38,6 +38,15 @@ async function getPod(c: Cluster, name: string): Promise<PodView> {
   return JSON.parse(r.stdout);
 }
 
+/** The pod once its Ready condition is True. */
+function podReady(c: Cluster, name: string): Promise<PodView> {
+  return until(`${name} Ready`, async () => {
+    const p = await getPod(c, name);
+    const ready = p.status.conditions?.find((x) => x.type === "Ready");
+    return ready?.status === "True" ? p : undefined;
+  });
+}
+
 const HELLO = `
 apiVersion: v1
 kind: ConfigMap
@@ -112,11 +121,7 @@ Deno.test({
         async () => {
           const applied = await c.kubectl(["apply", "-f", "-"], { stdin: HELLO });
           assert.equal(applied.code, 0, applied.stderr);
-          const pod = await until("hello Ready", async () => {
-            const p = await getPod(c, "hello");
-            const ready = p.status.conditions?.find((x) => x.type === "Ready");
-            return ready?.status === "True" ? p : undefined;
-          });
+          const pod = await podReady(c, "hello");
           assert.equal(pod.status.phase, "Running");
           assert.equal(pod.spec.nodeName, c.nodeName);
           assert.match(pod.status.podIP ?? "", /^\d+\.\d+\.\d+\.\d+$/);
@@ -289,11 +294,7 @@ spec:
     volumeMounts: [{name: shared, mountPath: /shared}]
 `;
           assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: manifest })).code, 0);
-          const pod = await until("withsidecar Ready", async () => {
-            const p = await getPod(c, "withsidecar");
-            const ready = p.status.conditions?.find((x) => x.type === "Ready");
-            return ready?.status === "True" ? p : undefined;
-          });
+          const pod = await podReady(c, "withsidecar");
           assert.equal(pod.status.phase, "Running");
           const feeder = pod.status.initContainerStatuses?.[0];
           assert.ok(feeder?.state.running, "the sidecar keeps running");
