@@ -68,7 +68,7 @@ Options of up and server:
 Options of up and agent:
   --node-name NAME       the Node's name (default: this host's name)
   --node-ip IP           the Node's InternalIP (default: first non-loopback IPv4 address)
-  --agent-listen H:P     the agent's log endpoint (default NODE-IP:10250; port 0 = any)
+  --agent-listen H:P     the agent's log endpoint, HTTPS (default NODE-IP:10250; port 0 = any)
   --labels K=V,…         extra Node labels
   --cluster-dns IP       nameserver of ClusterFirst pods (default: from ConfigMap
                          kube-system/cluster-network, else 10.96.0.10)

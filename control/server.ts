@@ -17,7 +17,7 @@ import { Objects } from "./api/objects.ts";
 import { GarbageCollector } from "./garbage_collector.ts";
 import { Scheduler } from "./scheduler/mod.ts";
 import { NamespaceController } from "./namespace_controller.ts";
-import { ensureServingPki } from "./pki.ts";
+import { ensureServingPki } from "../net/pki.ts";
 import { ControllerManager } from "./controller_manager.ts";
 import { serveHttps } from "./https_server.ts";
 import { LeaderElection } from "./leader.ts";

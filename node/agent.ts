@@ -52,6 +52,7 @@ import { nodeObject, readMachineInfo } from "./node_status.ts";
 import { ObjectCache } from "./object_cache.ts";
 import { ServiceProxy } from "./service_proxy.ts";
 import { NftFirewall } from "../net/firewall.ts";
+import { ensureServingPki } from "../net/pki.ts";
 import {
   needsOwnResolvConf,
   parseResolvConf,
@@ -161,6 +162,8 @@ export class Agent {
   #nodes!: ObjectCache;
   #services!: ObjectCache;
   #endpoints!: ObjectCache;
+  /** the CA of the log endpoint's certificate, published on the Node */
+  #servingCa = "";
   #claims!: ObjectCache;
   #volumes!: ObjectCache;
   #classes!: ObjectCache;
@@ -280,10 +283,19 @@ export class Agent {
     this.#cache = await Deno.openKv(`${dir}/agent.kv`);
     const machine = await readMachineInfo();
     this.#nodeIp = this.#o.nodeIp ?? machine.internalIp;
+    // kubelet's port serves HTTPS: the API server sends its token here, and checks the
+    // certificate against the CA this node publishes on its Node object
+    const pki = await ensureServingPki(`${dir}/pki`, [this.#nodeIp, this.#o.nodeName], {
+      ca: "edge-agent-ca",
+      server: `system:node:${this.#o.nodeName}`,
+    });
+    this.#servingCa = pki.caCert;
     this.#server = Deno.serve(
       {
         hostname: this.#o.listen.hostname,
         port: this.#o.listen.port,
+        cert: pki.cert,
+        key: pki.key,
         onListen: () => {},
       },
       logHandler({
@@ -345,6 +357,7 @@ export class Agent {
           labels: this.#o.labels ?? {},
           containerRuntimeVersion: runtimeVersion,
           agentPort: this.#server.addr.port,
+          servingCa: this.#servingCa,
           images: await this.#runtime.listImages().catch(() => []),
           version: AGENT_VERSION,
         }, now),

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { SERVING_CA_ANNOTATION } from "../net/pki.ts";
 import type { KubeObject } from "../storage/object.ts";
 
 /** Facts about the machine the agent runs on. */
@@ -30,6 +31,8 @@ export interface NodeSettings {
   containerRuntimeVersion: string;
   /** the agent's HTTPS port (logs), published as daemonEndpoints.kubeletEndpoint */
   agentPort: number;
+  /** PEM of the CA of that port's certificate, published as {@linkcode SERVING_CA_ANNOTATION} */
+  servingCa?: string;
   /** how many pods this node accepts (default 110, as kubelet) */
   maxPods?: number;
   /** images present, for the scheduler's image-locality score */
@@ -74,6 +77,9 @@ export function nodeObject(machine: MachineInfo, settings: NodeSettings, now: st
         "beta.kubernetes.io/arch": arch,
         ...settings.labels,
       },
+      ...(settings.servingCa
+        ? { annotations: { [SERVING_CA_ANNOTATION]: settings.servingCa } }
+        : {}),
     },
     spec: {},
     status: {

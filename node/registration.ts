@@ -112,8 +112,10 @@ export class NodeHeartbeat {
     const stored = current ? statusFingerprint(current) : undefined;
     if (fingerprint === this.#lastStatus && fingerprint === stored && !due) return;
     if (current && !this.#registered) {
+      // labels and annotations this agent sets (its serving CA may be new); others stay
       const labels = { ...(current.metadata.labels ?? {}), ...(desired.metadata.labels ?? {}) };
-      await this.#o.client.patch(path, { metadata: { labels } });
+      const annotations = desired.metadata.annotations ?? {};
+      await this.#o.client.patch(path, { metadata: { labels, annotations } });
     }
     this.#registered = true;
     await this.#o.client.patch(`${path}/status`, { status: desired.status });

@@ -3,6 +3,7 @@ import { startControlPlane } from "../control/server.ts";
 import { ApiClient } from "../node/api_client.ts";
 import { type MachineInfo, nodeObject } from "../node/node_status.ts";
 import { NodeHeartbeat } from "../node/registration.ts";
+import { SERVING_CA_ANNOTATION } from "../net/pki.ts";
 import { FakeClock } from "../storage/clock.ts";
 
 const MACHINE: MachineInfo = {
@@ -90,6 +91,45 @@ Deno.test("NodeHeartbeat registers the Node, renews its Lease every 10 s and pos
     assert.equal(back?.status, "True", "posted again although the agent's own view never changed");
   } finally {
     await heartbeat.stop();
+    client.close();
+    await cp.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("NodeHeartbeat of a restarted agent publishes its serving CA, keeping others' annotations", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "edge-heartbeat-" });
+  const cp = await startControlPlane({ dataDir, listen: "127.0.0.1:0" });
+  const client = new ApiClient({ server: cp.url, token: cp.token, caCert: cp.caCert });
+  const clock = new FakeClock(Date.parse("2026-11-21T10:00:00Z"));
+  const heartbeat = (servingCa: string) =>
+    new NodeHeartbeat({
+      client,
+      nodeName: "edge-1",
+      clock,
+      node: (now) =>
+        nodeObject(MACHINE, {
+          name: "edge-1",
+          labels: {},
+          containerRuntimeVersion: "podman://4.3.1",
+          agentPort: 10250,
+          servingCa,
+          version: "v1.32.0-edge",
+        }, now),
+    });
+  const first = heartbeat("CA 1");
+  const second = heartbeat("CA 2");
+  try {
+    await first.start();
+    await first.stop();
+    const annotations = () =>
+      client.get("/api/v1/nodes/edge-1").then((n) => n?.metadata.annotations ?? {});
+    assert.equal((await annotations())[SERVING_CA_ANNOTATION], "CA 1");
+    await client.patch("/api/v1/nodes/edge-1", { metadata: { annotations: { "team": "edge" } } });
+    await second.start();
+    assert.deepEqual(await annotations(), { [SERVING_CA_ANNOTATION]: "CA 2", team: "edge" });
+  } finally {
+    await second.stop();
     client.close();
     await cp.stop();
     await Deno.remove(dataDir, { recursive: true });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ensureServingPki, SERVING_CA_ANNOTATION } from "../../net/pki.ts";
 import { openKvStore } from "../../storage/kv_store.ts";
 import type { Store } from "../../storage/store.ts";
 import { createApiApp } from "./app.ts";
@@ -745,9 +746,24 @@ Deno.test("API pods/binding assigns a node once (409 for a second); no update mo
   });
 });
 
-Deno.test("API pods/log proxies to the agent at the node's InternalIP and daemon port", async () => {
+Deno.test("API pods/log proxies to the agent over HTTPS, trusting only the CA its Node publishes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "edge-agent-pki-" });
+  const pki = await ensureServingPki(`${dir}/agent`, ["127.0.0.1"], {
+    ca: "edge-agent-ca",
+    server: "system:node:edge-1",
+  });
+  const impostor = await ensureServingPki(`${dir}/other`, ["127.0.0.1"], {
+    ca: "edge-agent-ca",
+    server: "system:node:edge-1",
+  });
   const seen: string[] = [];
-  const agent = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+  const agent = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: pki.cert,
+    key: pki.key,
+    onListen: () => {},
+  }, (req) => {
     seen.push(
       `${new URL(req.url).pathname}${new URL(req.url).search} ${req.headers.get("authorization")}`,
     );
@@ -756,27 +772,46 @@ Deno.test("API pods/log proxies to the agent at the node's InternalIP and daemon
   try {
     await withApp(async (app) => {
       const PODS = "/api/v1/namespaces/default/pods";
-      await call(app, "POST", "/api/v1/nodes", {
+      const node = (name: string, ca?: string) => ({
         apiVersion: "v1",
         kind: "Node",
-        metadata: { name: "edge-1" },
+        metadata: { name, ...(ca ? { annotations: { [SERVING_CA_ANNOTATION]: ca } } : {}) },
         status: {
           addresses: [{ type: "InternalIP", address: "127.0.0.1" }],
           daemonEndpoints: { kubeletEndpoint: { Port: agent.addr.port } },
         },
       });
-      await call(app, "POST", PODS, {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: "p" },
-        spec: { containers: [{ name: "a", image: "x:1" }, { name: "b", image: "x:1" }] },
-      });
-      const unbound = await call(app, "GET", `${PODS}/p/log?container=a`);
-      assert.equal(unbound.status, 400);
-      await call(app, "POST", `${PODS}/p/binding`, { target: { kind: "Node", name: "edge-1" } });
+      await call(app, "POST", "/api/v1/nodes", node("edge-1", impostor.caCert));
+      await call(app, "POST", "/api/v1/nodes", node("edge-2"));
+      for (const [pod, on] of [["p", "edge-1"], ["q", "edge-2"]]) {
+        await call(app, "POST", PODS, {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: pod },
+          spec: { containers: [{ name: "a", image: "x:1" }, { name: "b", image: "x:1" }] },
+        });
+        if (pod === "p") {
+          const unbound = await call(app, "GET", `${PODS}/p/log?container=a`);
+          assert.equal(unbound.status, 400);
+        }
+        await call(app, "POST", `${PODS}/${pod}/binding`, { target: { kind: "Node", name: on } });
+      }
       const ambiguous = await call(app, "GET", `${PODS}/p/log`);
       assert.equal(ambiguous.status, 400);
       assert.match(String(ambiguous.json.message), /choose one of: \[a b\]/);
+
+      // a certificate of another CA than the Node's: the token is never sent
+      const wrong = await call(app, "GET", `${PODS}/p/log?container=b`);
+      assert.equal(wrong.status, 503);
+      assert.match(String(wrong.json.message), /^cannot reach the node agent at 127\.0\.0\.1:/);
+      const none = await call(app, "GET", `${PODS}/q/log?container=b`);
+      assert.equal(none.status, 503);
+      assert.match(String(none.json.message), /node edge-2 does not publish the CA/);
+      assert.deepEqual(seen, []);
+
+      await call(app, "PATCH", "/api/v1/nodes/edge-1", {
+        metadata: { annotations: { [SERVING_CA_ANNOTATION]: pki.caCert } },
+      }, { "content-type": "application/merge-patch+json" });
       const res = await app.request(`${PODS}/p/log?container=b&tailLines=2&follow=true`, {
         headers: AUTH,
       });
@@ -788,6 +823,7 @@ Deno.test("API pods/log proxies to the agent at the node's InternalIP and daemon
     });
   } finally {
     await agent.shutdown();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -1,14 +1,16 @@
 /**
  * The `pods/log` subresource: streamed from the node agent that runs the pod, through the API
  * server, so `kubectl logs [-f]` works. The agent serves kubelet's path
- * `/containerLogs/{namespace}/{pod}/{container}` on the port the Node publishes in
- * `status.daemonEndpoints.kubeletEndpoint.Port`, at the node's InternalIP.
+ * `/containerLogs/{namespace}/{pod}/{container}` over HTTPS on the port the Node publishes in
+ * `status.daemonEndpoints.kubeletEndpoint.Port`, at the node's InternalIP; the API server sends
+ * its token only to a certificate of the CA the Node publishes (`edge.io/serving-ca`).
  *
  * @module
  */
 
 import { isPlainObject, type KubeObject } from "../../storage/object.ts";
 import { ApiError } from "../../storage/status.ts";
+import { SERVING_CA_ANNOTATION } from "../../net/pki.ts";
 
 /** The query parameters `kubectl logs` sends that we pass on. */
 const PASSED = ["follow", "tailLines", "timestamps", "previous", "sinceSeconds", "sinceTime"];
@@ -37,8 +39,17 @@ export function logContainer(pod: KubeObject, requested: string | null): string 
   );
 }
 
-/** Where the agent of `node` serves logs: `http://IP:PORT`. */
-export function agentAddress(node: KubeObject): string {
+/** Where the agent of `node` serves logs (`https://IP:PORT`), and the CA its certificate has. */
+export function agentAddress(node: KubeObject): { url: string; ca: string } {
+  const annotations = node.metadata.annotations ?? {};
+  const ca = annotations[SERVING_CA_ANNOTATION] ?? "";
+  if (!ca.includes("BEGIN CERTIFICATE")) {
+    throw new ApiError(
+      "ServiceUnavailable",
+      `node ${node.metadata.name} does not publish the CA of its agent's certificate ` +
+        `(annotation ${SERVING_CA_ANNOTATION}); restart its agent`,
+    );
+  }
   const status = isPlainObject(node.status) ? node.status : {};
   const addresses = Array.isArray(status.addresses) ? status.addresses : [];
   const internal = addresses.find((a) => isPlainObject(a) && a.type === "InternalIP");
@@ -52,7 +63,19 @@ export function agentAddress(node: KubeObject): string {
       `node ${node.metadata.name} does not publish an agent endpoint`,
     );
   }
-  return ip.includes(":") ? `http://[${ip}]:${port}` : `http://${ip}:${port}`;
+  return { url: ip.includes(":") ? `https://[${ip}]:${port}` : `https://${ip}:${port}`, ca };
+}
+
+/** One HTTP client per agent CA, kept for the process (as many as nodes). */
+const clients = new Map<string, Deno.HttpClient>();
+
+function clientFor(ca: string): Deno.HttpClient {
+  let client = clients.get(ca);
+  if (!client) {
+    client = Deno.createHttpClient({ caCerts: [ca] });
+    clients.set(ca, client);
+  }
+  return client;
 }
 
 /** The agent URL for a log request. */
@@ -61,7 +84,7 @@ export function agentLogUrl(
   pod: KubeObject,
   container: string,
   url: URL,
-): string {
+): { url: string; ca: string } {
   const q = new URLSearchParams();
   for (const key of PASSED) {
     const v = url.searchParams.get(key);
@@ -69,7 +92,8 @@ export function agentLogUrl(
   }
   const path = `/containerLogs/${pod.metadata.namespace}/${pod.metadata.name}/${container}`;
   const qs = q.toString();
-  return `${agentAddress(node)}${path}${qs ? `?${qs}` : ""}`;
+  const { url: base, ca } = agentAddress(node);
+  return { url: `${base}${path}${qs ? `?${qs}` : ""}`, ca };
 }
 
 /**
@@ -77,17 +101,21 @@ export function agentLogUrl(
  * Status (e.g. container not started) is passed through.
  */
 export async function proxyLogs(
-  target: string,
+  target: { url: string; ca: string },
   agentToken: string,
   signal: AbortSignal,
 ): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(target, { headers: { authorization: `Bearer ${agentToken}` }, signal });
+    res = await fetch(target.url, {
+      headers: { authorization: `Bearer ${agentToken}` },
+      signal,
+      client: clientFor(target.ca),
+    });
   } catch (e) {
     throw new ApiError(
       "ServiceUnavailable",
-      `cannot reach the node agent at ${new URL(target).host}: ${(e as Error).message}`,
+      `cannot reach the node agent at ${new URL(target.url).host}: ${(e as Error).message}`,
     );
   }
   const headers = new Headers({

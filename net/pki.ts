@@ -1,12 +1,20 @@
 /**
- * The API server's TLS material: a cluster CA and a serving certificate signed by it, made on
- * first start in `<data dir>/pki` with Debian's `openssl` (argument arrays, no shell).
+ * TLS material for a server: a CA and a serving certificate signed by it, made on first start in
+ * a directory with Debian's `openssl` (argument arrays, no shell).
  *
- * Kubernetes clients only send bearer tokens over TLS, so the API is always served over HTTPS;
- * the kubeconfig carries the CA as `certificate-authority-data`.
+ * The API server keeps its own in `<data dir>/pki`: Kubernetes clients only send bearer tokens
+ * over TLS, so the API is always served over HTTPS, and the kubeconfig carries the CA as
+ * `certificate-authority-data`. Each node agent keeps one for its log endpoint (kubelet's port),
+ * and publishes that CA on its Node, so the API server can check whom it sends its token to.
  *
  * @module
  */
+
+/**
+ * The Node annotation with the CA (PEM) of the node agent's serving certificate: the API server
+ * trusts that CA, and no other, when it fetches logs from the node.
+ */
+export const SERVING_CA_ANNOTATION = "edge.io/serving-ca";
 
 /** PEM-encoded TLS material for `Deno.serve` and for kubeconfigs. */
 export interface ServingPki {
@@ -36,7 +44,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new Error(
-        "openssl is needed to make the API server's certificate; install it (apt-get install openssl)",
+        "openssl is needed to make a serving certificate; install it (apt-get install openssl)",
       );
     }
     throw e;
@@ -59,7 +67,17 @@ async function readIfExists(path: string): Promise<string | undefined> {
  * Load `<dir>/ca.crt`, `server.crt` and `server.key`, making them when missing or when the
  * serving certificate lacks one of `hosts` (kept in `server.hosts`).
  */
-export async function ensureServingPki(dir: string, hosts: string[]): Promise<ServingPki> {
+export async function ensureServingPki(
+  dir: string,
+  hosts: string[],
+  names: { ca: string; server: string } = { ca: "edge-cluster-ca", server: "edge-apiserver" },
+): Promise<ServingPki> {
+  for (const name of [names.ca, names.server]) {
+    // it becomes openssl's `-subj /CN=…`, where `/`, `=` and `+` would start new fields
+    if (!/^[A-Za-z0-9:._-]{1,64}$/.test(name)) {
+      throw new Error(`Cannot make a certificate for common name '${name}': not a plain name`);
+    }
+  }
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const sans = [...new Set(hosts.map(sanEntry).filter((s): s is string => s !== undefined))].sort();
   const wanted = sans.join(",");
@@ -80,7 +98,7 @@ export async function ensureServingPki(dir: string, hosts: string[]): Promise<Se
       "-days",
       "3650",
       "-subj",
-      "/CN=edge-cluster-ca",
+      `/CN=${names.ca}`,
       "-addext",
       "basicConstraints=critical,CA:TRUE",
       "-addext",
@@ -115,7 +133,7 @@ export async function ensureServingPki(dir: string, hosts: string[]): Promise<Se
       "-out",
       "server.csr",
       "-subj",
-      "/CN=edge-apiserver",
+      `/CN=${names.server}`,
     ], dir);
     await Deno.chmod(`${dir}/server.key`, 0o600);
     await openssl([
