@@ -16,6 +16,16 @@
  */
 export const SERVING_CA_ANNOTATION = "edge.io/serving-ca";
 
+/** `openssl req` arguments for a new P-256 key, unencrypted, written to the file that follows. */
+const NEW_EC_KEY = [
+  "-newkey",
+  "ec",
+  "-pkeyopt",
+  "ec_paramgen_curve:prime256v1",
+  "-nodes",
+  "-keyout",
+];
+
 /** PEM-encoded TLS material for `Deno.serve` and for kubeconfigs. */
 export interface ServingPki {
   caCert: string;
@@ -86,12 +96,7 @@ export async function ensureServingPki(
     await openssl([
       "req",
       "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
+      ...NEW_EC_KEY,
       "ca.key",
       "-out",
       "ca.crt",
@@ -123,12 +128,7 @@ export async function ensureServingPki(
     );
     await openssl([
       "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
+      ...NEW_EC_KEY,
       "server.key",
       "-out",
       "server.csr",
