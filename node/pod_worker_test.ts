@@ -763,7 +763,7 @@ Deno.test("PodWorker.sync() replaces a sidecar whose image changed, not a comple
   worker.close();
 });
 
-function hookWorker(pod: KubeObject) {
+function hookWorker() {
   const clock = new FakeClock(T0);
   const runtime = new TestRuntime(clock);
   const events: string[] = [];
@@ -801,7 +801,7 @@ Deno.test("PodWorker runs postStart after the start, and starts the next contain
       app("web"),
     ],
   });
-  const { worker, order } = hookWorker(pod);
+  const { worker, order } = hookWorker();
   const status = await worker.sync(pod);
   assert.deepEqual(order(), ["start proxy#0", "exec proxy wait-ready", "start web#0"]);
   assert.ok(status.containerStatuses?.every((s) => s.state?.running));
@@ -812,7 +812,7 @@ Deno.test("PodWorker kills a container whose postStart hook failed and restarts 
   const pod = testPod({
     containers: [app("web", { lifecycle: { postStart: { exec: { command: ["init"] } } } })],
   });
-  const { clock, runtime, worker, events, order } = hookWorker(pod);
+  const { clock, runtime, worker, events, order } = hookWorker();
   runtime.execResults.set("web", false);
   await worker.sync(pod);
   assert.deepEqual(order(), ["start web#0", "exec web init", "stop web#0 grace=30"]);
@@ -832,7 +832,7 @@ Deno.test("PodWorker runs preStop before SIGTERM, and SIGTERM gets what is left 
   const pod = testPod({
     containers: [app("web", { lifecycle: { preStop: { sleep: { seconds: 3 } } } }), app("db")],
   });
-  const { clock, runtime, worker } = hookWorker(pod);
+  const { clock, runtime, worker } = hookWorker();
   await worker.sync(pod);
   const done = worker.sync(deletedCopy(pod, 10));
   await clock.advance(3_000);
@@ -845,7 +845,7 @@ Deno.test("PodWorker reports a failed preStop hook and stops the container anywa
   const pod = testPod({
     containers: [app("web", { lifecycle: { preStop: { exec: { command: ["drain"] } } } })],
   });
-  const { runtime, worker, events, order } = hookWorker(pod);
+  const { runtime, worker, events, order } = hookWorker();
   runtime.execResults.set("web", false);
   await worker.sync(pod);
   await worker.sync(deletedCopy(pod, 10));
@@ -855,4 +855,92 @@ Deno.test("PodWorker reports a failed preStop hook and stops the container anywa
       e.startsWith("Warning FailedPreStopHook spec.containers{web}: Exec lifecycle hook ([drain])")
     ),
   );
+});
+
+Deno.test("PodWorker refuses a new pod admit() rejects: Failed, kubelet's reason, nothing runs", async () => {
+  const pod = testPod({
+    containers: [app("web")],
+    securityContext: { sysctls: [{ name: "kernel.msgmax", value: "65536" }] },
+  });
+  const clock = new FakeClock(T0);
+  const runtime = new FakeRuntime(clock);
+  runtime.images.add("busybox:1.36");
+  const events: string[] = [];
+  const asked: string[] = [];
+  const worker = new PodWorker({
+    runtime,
+    clock,
+    nodeName: "edge-1",
+    hostIP: "192.168.1.10",
+    inputs: () => ({ configMaps: {}, secrets: {}, volumeDirs: {} }),
+    events: (_p, reason, type, message) => events.push(`${type} ${reason}: ${message}`),
+    admit: (p) => {
+      asked.push(p.metadata.name ?? "");
+      return {
+        reason: "SysctlForbidden",
+        message: 'forbidden sysctl: "kernel.msgmax" not allowlisted',
+      };
+    },
+  });
+  const status = await worker.sync(pod);
+  assert.equal(status.phase, "Failed");
+  assert.equal(status.reason, "SysctlForbidden");
+  assert.equal(
+    status.message,
+    'Pod was rejected: forbidden sysctl: "kernel.msgmax" not allowlisted',
+  );
+  assert.equal(status.hostIP, "192.168.1.10");
+  assert.equal(status.containerStatuses, undefined);
+  assert.equal(status.conditions?.find((c) => c.type === "PodScheduled")?.status, "True");
+  assert.deepEqual(events, [
+    'Warning SysctlForbidden: forbidden sysctl: "kernel.msgmax" not allowlisted',
+  ]);
+  assert.ok(worker.terminated);
+  await clock.advance(5_000);
+  assert.deepEqual(await worker.sync(pod), status);
+  assert.deepEqual(asked, [pod.metadata.name]);
+  assert.deepEqual(runtime.calls, []);
+  worker.close();
+});
+
+Deno.test("PodWorker asks admit() only of pods no node has started, and passes namespaces on", async () => {
+  const pod = testPod({
+    containers: [app("web")],
+    shareProcessNamespace: true,
+    hostIPC: true,
+    securityContext: { sysctls: [{ name: "net/ipv4/tcp_syncookies", value: "1" }] },
+  });
+  const clock = new FakeClock(T0);
+  const runtime = new FakeRuntime(clock);
+  runtime.images.add("busybox:1.36");
+  const sandboxes: unknown[] = [];
+  const createSandbox = runtime.createSandbox.bind(runtime);
+  runtime.createSandbox = (config) => {
+    sandboxes.push({ sysctls: config.sysctls, sharePid: config.sharePid, hostIPC: config.hostIPC });
+    return createSandbox(config);
+  };
+  let asked = 0;
+  const options = {
+    runtime,
+    clock,
+    nodeName: "edge-1",
+    hostIP: "192.168.1.10",
+    inputs: () => ({ configMaps: {}, secrets: {}, volumeDirs: {} }),
+    admit: () => {
+      asked++;
+      return { reason: "SysctlForbidden", message: "no" };
+    },
+  };
+  // a pod some agent already started (it has a startTime) is not asked again, as after a restart
+  const started = { ...pod, status: { phase: "Running", startTime: "2024-01-01T00:00:00Z" } };
+  const worker = new PodWorker(options);
+  const status = await worker.sync(started);
+  assert.equal(asked, 0);
+  assert.equal(status.phase, "Running");
+  assert.deepEqual(sandboxes, [{
+    sysctls: [{ name: "net.ipv4.tcp_syncookies", value: "1" }],
+    sharePid: true,
+    hostIPC: true,
+  }]);
+  worker.close();
 });
