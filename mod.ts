@@ -77,6 +77,9 @@ Options of up and agent:
   --seccomp-default      run containers that name no seccomp profile with podman's default
                          profile (RuntimeDefault), as kubelet's flag does; without it they
                          run Unconfined, Kubernetes' default
+  --allowed-unsafe-sysctls LIST  sysctls beyond the safe ones that pods may set, names or
+                         prefixes ending in '*' (e.g. 'kernel.msg*,net.core.somaxconn'), as
+                         kubelet's flag; others fail the pod (SysctlForbidden)
   --disable-service-proxy  program no service rules (nftables) on this node
   --cleanup              remove this node's service rules (nftables table ip edge-proxy)
                          and pod routes, then exit (pods keep running)
@@ -112,6 +115,7 @@ interface Flags {
   disableServiceProxy?: boolean;
   cleanup?: boolean;
   seccompDefault?: boolean;
+  allowedUnsafeSysctls?: string[];
   server?: string;
   token?: string;
   caFile?: string;
@@ -139,6 +143,7 @@ const FLAGS: Record<string, { key: keyof Flags; commands: string[] }> = {
   "--disable-service-proxy": { key: "disableServiceProxy", commands: ["up", "agent"] },
   "--cleanup": { key: "cleanup", commands: ["up", "agent"] },
   "--seccomp-default": { key: "seccompDefault", commands: ["up", "agent"] },
+  "--allowed-unsafe-sysctls": { key: "allowedUnsafeSysctls", commands: ["up", "agent"] },
   "--server": { key: "server", commands: ["agent"] },
   "--token": { key: "token", commands: ["agent"] },
   "--ca-file": { key: "caFile", commands: ["agent"] },
@@ -176,6 +181,8 @@ function parseFlags(command: string, args: string[]): Flags {
         throw new Error(`--node-cidr-mask-size takes a prefix length (e.g. 24), got "${value}"`);
       }
       flags.nodeCidrMaskSize = Number(value);
+    } else if (spec.key === "allowedUnsafeSysctls") {
+      flags.allowedUnsafeSysctls = value.split(",").map((p) => p.trim()).filter((p) => p !== "");
     } else if (spec.key === "labels") {
       for (const pair of value.split(",")) {
         const [k, v] = pair.split("=", 2);
@@ -228,6 +235,7 @@ async function startAgent(
     ...(flags.nodeIp ? { nodeIp: flags.nodeIp } : {}),
     ...(flags.disableServiceProxy ? { serviceProxy: false } : {}),
     ...(flags.seccompDefault ? { seccompDefault: true } : {}),
+    ...(flags.allowedUnsafeSysctls ? { allowedUnsafeSysctls: flags.allowedUnsafeSysctls } : {}),
     clusterNetwork: {
       ...(flags.clusterDns ? { clusterDNS: flags.clusterDns } : {}),
       ...(flags.clusterDomain ? { clusterDomain: flags.clusterDomain } : {}),

@@ -73,6 +73,13 @@ export function podCreateArgs(config: SandboxConfig): string[] {
   ];
   args.push("--hostname", config.hostname);
   if (config.seccomp) args.push(...seccompArgs(config.seccomp));
+  if (config.sharePid || config.hostIPC) {
+    // podman's default is "ipc,net,uts"; a host-IPC pod's containers join the host's instead
+    const shared = [...(config.hostIPC ? [] : ["ipc"]), "net", "uts"];
+    if (config.sharePid) shared.push("pid");
+    args.push("--share", shared.join(","));
+  }
+  for (const { name, value } of config.sysctls ?? []) args.push("--sysctl", `${name}=${value}`);
   if (config.hostNetwork) args.push("--network", "host");
   else if (config.network !== undefined) args.push("--network", networkName(config.network));
   for (const server of config.dns?.nameservers ?? []) args.push("--dns", server);
@@ -143,6 +150,8 @@ export function containerCreateArgs(
     args.push("--memory", bytes, "--memory-swap", bytes);
   }
   if (config.security) args.push(...securityArgs(config.security));
+  if (config.hostPID) args.push("--pid", "host");
+  if (config.hostIPC) args.push("--ipc", "host");
   if (config.tty) args.push("--tty");
   if (config.stdin) args.push("--interactive");
   args.push("--", config.image, ...(config.args ?? []));

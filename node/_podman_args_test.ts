@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { containerCreateArgs, cpusFlag, podCreateArgs } from "./_podman_args.ts";
 import { containerState, containerStatus, type PodmanInspect } from "./_podman_parse.ts";
 import { busyboxProbeArgs, busyboxProbeOutcome, httpRequest } from "./_podman_probe.ts";
-import { needsPull, parseImageReference } from "./_podman_validate.ts";
+import { needsPull, parseImageReference, validateSandboxConfig } from "./_podman_validate.ts";
 import { LABELS, RuntimeError } from "./runtime.ts";
 
 Deno.test("podCreateArgs() names the pod by namespace, name and uid and maps dns and ports", () => {
@@ -52,6 +52,37 @@ Deno.test("podCreateArgs() joins the pod network unless the pod uses the host's"
   }
 });
 
+Deno.test("podCreateArgs() sets sysctls and the namespaces the pod's containers share", () => {
+  const config = {
+    podUid: "0123456789ab",
+    podName: "web",
+    podNamespace: "prod",
+    node: "edge-1",
+    hostname: "web",
+    hostNetwork: false,
+    portMappings: [],
+  };
+  const after = (args: string[], flag: string) =>
+    args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
+  assert.ok(!podCreateArgs(config).includes("--share"));
+  assert.deepEqual(after(podCreateArgs({ ...config, sharePid: true }), "--share"), [
+    "ipc,net,uts,pid",
+  ]);
+  assert.deepEqual(after(podCreateArgs({ ...config, hostIPC: true }), "--share"), ["net,uts"]);
+  const sysctls = [
+    { name: "net.ipv4.ip_local_port_range", value: "2000 3000" },
+    { name: "kernel.shm_rmid_forced", value: "1" },
+  ];
+  assert.deepEqual(after(podCreateArgs({ ...config, sysctls }), "--sysctl"), [
+    "net.ipv4.ip_local_port_range=2000 3000",
+    "kernel.shm_rmid_forced=1",
+  ]);
+  validateSandboxConfig({ ...config, sysctls });
+  for (const bad of [{ name: "-x", value: "1" }, { name: "net.core.x", value: "1\nkernel.x=2" }]) {
+    assert.throws(() => validateSandboxConfig({ ...config, sysctls: [bad] }), RuntimeError);
+  }
+});
+
 Deno.test("containerCreateArgs() passes command as JSON entrypoint and args after '--'", () => {
   const args = containerCreateArgs(
     {
@@ -86,6 +117,27 @@ Deno.test("containerCreateArgs() passes command as JSON entrypoint and args afte
     ...["--cpus", "0.01", "--interactive", "--", "localhost/edge-test:1", "--not-a-flag"],
   ]);
   assert.equal(cpusFlag(1500), "1.5");
+  const host = containerCreateArgs(
+    {
+      podUid: "u",
+      name: "app",
+      kind: "app",
+      attempt: 0,
+      specHash: "h",
+      image: "localhost/edge-test:1",
+      env: [],
+      mounts: [],
+      tty: false,
+      stdin: false,
+      hostPID: true,
+      hostIPC: true,
+    },
+    "edge_ns_p_u",
+    {},
+  );
+  assert.deepEqual(host.slice(host.indexOf("--pid"), host.indexOf("--")), [
+    ...["--pid", "host", "--ipc", "host"],
+  ]);
 });
 
 Deno.test("parseImageReference() accepts docker references and finds the domain", () => {

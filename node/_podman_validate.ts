@@ -2,12 +2,13 @@
  * Checks on what reaches podman's command line, shared by the podman runtime and the fake so
  * both refuse the same inputs: image references (docker's reference grammar), bind mount paths
  * (podman's `-v src:dst[:opts]` syntax splits on `:` and `,`), environment variable names
- * (podman reads `--env NAME` without `=` from its own environment).
+ * (podman reads `--env NAME` without `=` from its own environment), sysctls.
  *
  * @module
  */
 
-import { type ContainerConfig, RuntimeError } from "./runtime.ts";
+import { isValidSysctlName } from "../storage/kinds/_pod_rules.ts";
+import { type ContainerConfig, RuntimeError, type SandboxConfig } from "./runtime.ts";
 
 const ALNUM = "[a-z0-9]+";
 const SEPARATOR = "(?:[._]|__|-+)";
@@ -123,5 +124,23 @@ export function validateContainerConfig(config: ContainerConfig): void {
   if (strings.some((s) => s.includes("\0"))) fail("command, args or workingDir contain a NUL byte");
   if (config.workingDir !== undefined && !config.workingDir.startsWith("/")) {
     fail(`workingDir ${JSON.stringify(config.workingDir)} is not absolute`);
+  }
+}
+
+/**
+ * Refuses a sandbox config whose sysctls podman would misread: a name that is not a sysctl
+ * name (the API checks this; a pod from an older store might not have been), or a value with
+ * a newline or NUL. Throws a RuntimeError, as a sandbox podman refuses does.
+ */
+export function validateSandboxConfig(config: SandboxConfig): void {
+  for (const { name, value } of config.sysctls ?? []) {
+    if (!isValidSysctlName(name) || /[\0\n]/.test(value)) {
+      throw new RuntimeError(
+        "RuntimeError",
+        `Cannot create sandbox for pod ${config.podNamespace}/${config.podName}: invalid sysctl ${
+          JSON.stringify(`${name}=${value}`)
+        }`,
+      );
+    }
   }
 }

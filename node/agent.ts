@@ -66,6 +66,7 @@ import { Reflector } from "./reflector.ts";
 import { NodeHeartbeat } from "./registration.ts";
 import { type ContainerRuntime, RuntimeError } from "./runtime.ts";
 import { serviceEnvVars } from "./service_env.ts";
+import { SysctlAllowlist } from "./sysctls.ts";
 import {
   type ClaimLookup,
   makeSubPath,
@@ -125,6 +126,11 @@ export interface AgentOptions {
    * `--seccomp-default`); default false: Unconfined, as in Kubernetes
    */
   seccompDefault?: boolean;
+  /**
+   * sysctls beyond the safe ones that pods may set: names, or prefixes ending in `*`
+   * (kubelet's `--allowed-unsafe-sysctls`); a pod setting any other fails (SysctlForbidden)
+   */
+  allowedUnsafeSysctls?: string[];
   /** how long start waits for the Node's podCIDR and pod network (default 20 s) */
   podCidrWaitMs?: number;
   /** the cluster DNS IP and domain, over ConfigMap kube-system/cluster-network */
@@ -146,6 +152,7 @@ function podKey(ns: string | undefined, name: string | undefined): string {
 export class Agent {
   readonly #o: AgentOptions;
   readonly #clock: Clock;
+  readonly #sysctls: SysctlAllowlist;
   readonly #client: ApiClient;
   readonly #events: EventRecorder;
   readonly #workers = new Map<string, { worker: PodWorker; pod: KubeObject }>();
@@ -189,6 +196,7 @@ export class Agent {
     if (clusterDomain !== undefined && !isClusterDomain(clusterDomain)) {
       throw new Error(`the cluster domain must be a DNS domain, got "${clusterDomain}"`);
     }
+    this.#sysctls = SysctlAllowlist.parse(options.allowedUnsafeSysctls ?? []);
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#client = new ApiClient({
@@ -558,6 +566,7 @@ export class Agent {
           seccompDefault: this.#o.seccompDefault === true,
           seccompDir: absolute(`${this.#o.dataDir}/seccomp`),
         },
+        admit: (p) => this.#sysctls.admit(p),
         onStatus: (status) => this.#afterSync(uid, status),
         events: this.#events.record,
         ...(this.#o.relistMs ? { relistMs: this.#o.relistMs } : {}),

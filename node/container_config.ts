@@ -416,6 +416,9 @@ export function containerConfigFor(
   if (container.args) config.args = container.args.map((a) => expandVars(a, vars));
   if (container.workingDir) config.workingDir = container.workingDir;
   config.security = containerSecurity(pod, container, resolved.security ?? NO_SECURITY_DEFAULTS);
+  const spec = pod.spec as PodSpecValue;
+  if (spec.hostPID === true) config.hostPID = true;
+  if (spec.hostIPC === true) config.hostIPC = true;
   const limits = container.resources.limits ?? {};
   try {
     if (limits.cpu !== undefined) config.cpuLimitMillis = milliValue(limits.cpu);

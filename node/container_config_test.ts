@@ -267,3 +267,18 @@ Deno.test("containerSubPaths() lists the subPaths to make, subPathExpr expanded"
     (e: unknown) => e instanceof RuntimeError && e.reason === "CreateContainerConfigError",
   );
 });
+
+Deno.test("containerConfigFor() puts a hostPID or hostIPC pod's containers in the host's namespaces", () => {
+  const plain = testPod({ containers: [{ name: "web", image: "busybox:1.36" }] });
+  const config = containerConfigFor(plain, first(plain), "app", 0, inputs);
+  assert.equal(config.hostPID, undefined);
+  assert.equal(config.hostIPC, undefined);
+  const host = testPod({
+    hostPID: true,
+    hostIPC: true,
+    containers: [{ name: "web", image: "busybox:1.36" }],
+  });
+  const hosted = containerConfigFor(host, first(host), "app", 0, inputs);
+  assert.equal(hosted.hostPID, true);
+  assert.equal(hosted.hostIPC, true);
+});

@@ -28,6 +28,7 @@ import {
   neverPullError,
   requireImageReference,
   validateContainerConfig,
+  validateSandboxConfig,
 } from "./_podman_validate.ts";
 import {
   type ContainerConfig,
@@ -237,6 +238,7 @@ export class FakeRuntime implements ContainerRuntime {
   createSandbox(config: SandboxConfig): Promise<SandboxStatus> {
     return this.#call("createSandbox", () => {
       this.calls.push(`createSandbox ${config.podUid}`);
+      validateSandboxConfig(config);
       const existing = this.#sandboxes.get(config.podUid);
       if (existing) {
         existing.status.state = "ready";

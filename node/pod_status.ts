@@ -373,3 +373,35 @@ export function podStatus(
   if (hasInit) status.initContainerStatuses = init;
   return status;
 }
+
+/**
+ * The status of a pod the node refused to run (kubelet's `rejectPod`): phase Failed, the
+ * reason (`SysctlForbidden`) and `Pod was rejected: <message>`, its scheduling condition and
+ * start time kept, no container statuses.
+ */
+export function rejectedStatus(
+  pod: KubeObject,
+  rejection: { reason: string; message: string },
+  now: number,
+  hostIP?: string,
+): PodStatus {
+  const previous = (pod.status ?? {}) as PodStatus;
+  const prevConditions = previous.conditions ?? [];
+  const status: PodStatus = {
+    phase: "Failed",
+    reason: rejection.reason,
+    message: `Pod was rejected: ${rejection.message}`,
+    conditions: [
+      condition("PodScheduled", { status: "True" }, prevConditions, now),
+      ...prevConditions.filter((c) => !KUBELET_CONDITIONS.has(c.type)),
+    ],
+    startTime: previous.startTime ?? apiTime(now),
+    qosClass: previous.qosClass ?? podQosClass(pod.spec as PodSpecValue),
+  };
+  const ip = hostIP ?? previous.hostIP;
+  if (ip) {
+    status.hostIP = ip;
+    status.hostIPs = [{ ip }];
+  }
+  return status;
+}

@@ -56,7 +56,7 @@
 import { NO_SECURITY_DEFAULTS, sandboxSeccomp, type SecurityDefaults } from "./security.ts";
 import type { Clock } from "../storage/clock.ts";
 import type { ContainerValue, PodSpecValue } from "../storage/kinds/_pod_spec.ts";
-import { defaultPullPolicy, isSidecar } from "../storage/kinds/_pod_rules.ts";
+import { defaultPullPolicy, isSidecar, sysctlDotted } from "../storage/kinds/_pod_rules.ts";
 import { type HookName, runHook } from "./lifecycle.ts";
 import type { KubeObject } from "../storage/object.ts";
 import { Backoff, formatDuration } from "./backoff.ts";
@@ -68,7 +68,13 @@ import {
   usesPodIP,
 } from "./container_config.ts";
 import type { EventType, RecordEvent } from "./events.ts";
-import { type ContainerWaiting, instancesOf, type PodStatus, podStatus } from "./pod_status.ts";
+import {
+  type ContainerWaiting,
+  instancesOf,
+  type PodStatus,
+  podStatus,
+  rejectedStatus,
+} from "./pod_status.ts";
 import { PodProbes, type ProbeResults } from "./probes.ts";
 import {
   type ContainerConfig,
@@ -133,6 +139,11 @@ export interface PodWorkerOptions {
   network?: () => string | undefined;
   /** the node's seccomp rules (see node/security.ts); default: Kubernetes' (Unconfined) */
   security?: SecurityDefaults;
+  /**
+   * kubelet's pod admission, asked once before a new pod (one no node has reported a status
+   * for) starts: a refusal fails the pod for good, with that reason and message.
+   */
+  admit?: (pod: KubeObject) => { reason: string; message: string } | undefined;
   /**
    * How often to look at the runtime again while the pod is live, to notice containers that
    * exited (kubelet's PLEG relist period); 1 s by default.
@@ -229,6 +240,7 @@ export class PodWorker {
   #wakeInMs = Infinity;
   #timer: AbortController | undefined;
   #final: PodStatus | undefined;
+  #admitted = false;
   #seen: { sandbox: SandboxStatus | undefined; containers: ContainerStatus[] } = {
     sandbox: undefined,
     containers: [],
@@ -360,6 +372,12 @@ export class PodWorker {
         return this.#status(pod, this.#waiting);
       });
     }
+    if (!this.#admitted) {
+      const fresh = (pod.status as { startTime?: string } | undefined)?.startTime === undefined;
+      const rejection = fresh ? this.#options.admit?.(pod) : undefined;
+      if (rejection) return this.#reject(pod, rejection);
+      this.#admitted = true;
+    }
     this.#wake(this.#options.relistMs ?? RELIST_MS);
     try {
       await this.#reconcile(pod);
@@ -368,6 +386,14 @@ export class PodWorker {
     }
     this.#arm();
     return this.#status(pod, this.#waiting);
+  }
+
+  /** Refuse the pod before anything of it runs: a Warning Event and a terminal status. */
+  #reject(pod: KubeObject, rejection: { reason: string; message: string }): PodStatus {
+    this.close();
+    this.#options.events?.(pod, rejection.reason, "Warning", rejection.message);
+    this.#final = rejectedStatus(pod, rejection, this.#options.clock.now(), this.#options.hostIP);
+    return this.#final;
   }
 
   #status(pod: KubeObject, waiting: ReadonlyMap<string, ContainerWaiting>): PodStatus {
@@ -504,6 +530,12 @@ export class PodWorker {
         )
       ),
     };
+    const sysctls = spec.securityContext?.sysctls ?? [];
+    if (sysctls.length > 0) {
+      config.sysctls = sysctls.map(({ name, value }) => ({ name: sysctlDotted(name), value }));
+    }
+    if (spec.shareProcessNamespace === true) config.sharePid = true;
+    if (spec.hostIPC === true) config.hostIPC = true;
     const dns = this.#options.dns?.(pod);
     if (dns) config.dns = dns;
     try {

@@ -50,6 +50,7 @@ import {
   neverPullError,
   requireImageReference,
   validateContainerConfig,
+  validateSandboxConfig,
 } from "./_podman_validate.ts";
 import {
   type ContainerConfig,
@@ -203,6 +204,7 @@ export class PodmanRuntime implements ContainerRuntime {
   async createSandbox(config: SandboxConfig): Promise<SandboxStatus> {
     // Creating first saves a lookup in the usual case (the agent asks only for sandboxes it did
     // not list); when the sandbox exists, its fixed name makes `pod create` fail and we adopt it.
+    validateSandboxConfig(config);
     const created = await this.#run(podCreateArgs(config));
     if (created.code !== 0) {
       const existing = await this.#podOf(config.podUid);

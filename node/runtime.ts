@@ -79,6 +79,12 @@ export interface SandboxConfig {
   startNow?: boolean;
   /** seccomp profile of the infra container (the pod-level one); undefined: podman's default */
   seccomp?: SeccompProfile;
+  /** namespaced sysctls set in the pod's namespaces, names with dots (`securityContext.sysctls`) */
+  sysctls?: Array<{ name: string; value: string }>;
+  /** the containers share one PID namespace (spec.shareProcessNamespace) */
+  sharePid?: boolean;
+  /** the containers use the host's IPC namespace (spec.hostIPC), so the pod shares none */
+  hostIPC?: boolean;
 }
 
 /** A sandbox as the runtime sees it. */
@@ -144,6 +150,10 @@ export interface ContainerConfig {
   stdin: boolean;
   /** securityContext, merged (see node/security.ts); undefined: podman's defaults */
   security?: ContainerSecurity;
+  /** run in the host's PID namespace (spec.hostPID) */
+  hostPID?: boolean;
+  /** run in the host's IPC namespace (spec.hostIPC) */
+  hostIPC?: boolean;
 }
 
 /** A container as the runtime sees it. */

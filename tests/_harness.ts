@@ -123,6 +123,8 @@ export interface Cluster {
 export interface ClusterOptions {
   /** `up` (default: control plane + local agent) or `server` (control plane only) */
   mode?: "up" | "server";
+  /** more flags for `up`'s agent, e.g. `["--allowed-unsafe-sysctls", "kernel.msg*"]` */
+  agentArgs?: string[];
 }
 
 /** Keeps the last `limit` characters of what is appended. */
@@ -387,6 +389,7 @@ async function spawnServer(
   dataDir: string,
   listen: string,
   nodeName: string,
+  extraAgentArgs: string[] = [],
 ): Promise<ServerProcess> {
   // Each test cluster's agent gets its own node name (agents sweep sandboxes by node label, so
   // clusters sharing this machine's podman must not share one) and stays on loopback.
@@ -404,6 +407,7 @@ async function spawnServer(
       // service rules and DNS are tested inside network namespaces (tests/_multinode.ts),
       // never in the host's
       "--disable-service-proxy",
+      ...extraAgentArgs,
     ]
     : [];
   const child = new Deno.Command(Deno.execPath(), {
@@ -565,7 +569,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   await Deno.mkdir(dataDir);
   let server: ServerProcess;
   try {
-    server = await spawnServer(mode, dataDir, "127.0.0.1:0", nodeName);
+    server = await spawnServer(mode, dataDir, "127.0.0.1:0", nodeName, options.agentArgs);
   } catch (error) {
     await Deno.remove(root, { recursive: true });
     throw error;
@@ -630,7 +634,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     },
     async restart() {
       await stopServer(server);
-      server = await spawnServer(mode, dataDir, `127.0.0.1:${port}`, nodeName);
+      server = await spawnServer(
+        mode,
+        dataDir,
+        `127.0.0.1:${port}`,
+        nodeName,
+        options.agentArgs,
+      );
     },
     async stop() {
       if (stopped) return;

@@ -104,7 +104,7 @@ Deno.test({
   ...e2eOptions(),
   async fn(t) {
     await buildImage();
-    const c = await startCluster();
+    const c = await startCluster({ agentArgs: ["--allowed-unsafe-sysctls", "kernel.msg*"] });
     try {
       await t.step("the local node registers and is Ready", async () => {
         await until("node Ready", async () => {
@@ -504,8 +504,133 @@ spec:
           );
         },
       );
+
+      await t.step(
+        "sysctls, shareProcessNamespace, hostPID and hostIPC reach podman; unsafe sysctls are refused",
+        async () => {
+          const pods = `
+apiVersion: v1
+kind: Pod
+metadata: {name: sysctls}
+spec:
+  terminationGracePeriodSeconds: 1
+  shareProcessNamespace: true
+  securityContext:
+    sysctls:
+    - {name: net.ipv4.ip_unprivileged_port_start, value: "100"}
+    - {name: kernel/msgmax, value: "12345"}
+  containers:
+  - {name: sleeper, image: ${IMAGE}, imagePullPolicy: Never, command: [sleep, "3600"]}
+  - name: check
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    command:
+    - sh
+    - -c
+    - cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/msgmax;
+      until ps | grep -q "[s]leep 3600"; do sleep 0.2; done; echo sees-sleeper; sleep 3600
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostns}
+spec:
+  restartPolicy: Never
+  hostPID: true
+  hostIPC: true
+  containers:
+  - name: c
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    command: [sh, -c, "for n in pid ipc uts; do busybox readlink /proc/self/ns/$n; done"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: unsafe}
+spec:
+  securityContext: {sysctls: [{name: net.core.somaxconn, value: "1024"}]}
+  containers: [{name: c, image: ${IMAGE}, imagePullPolicy: Never, command: [sleep, "3600"]}]
+`;
+          const applied = await c.kubectl(["apply", "-f", "-"], { stdin: pods });
+          assert.equal(applied.code, 0, applied.stderr);
+          const check = await until("the check container to see the sleeper", async () => {
+            const logs = await c.kubectl(["logs", "sysctls", "-c", "check"]);
+            return logs.stdout.includes("sees-sleeper") ? logs.stdout : undefined;
+          });
+          assert.deepEqual(check.trim().split("\n"), ["100", "12345", "sees-sleeper"]);
+          await until("hostns to finish", async () => {
+            const p = await getPod(c, "hostns");
+            return p.status.phase === "Succeeded" ? p : undefined;
+          });
+          const host = await Promise.all(
+            ["pid", "ipc"].map((ns) => Deno.readLink(`/proc/self/ns/${ns}`)),
+          );
+          const seen = (await c.kubectl(["logs", "hostns"])).stdout.trim().split("\n");
+          assert.deepEqual(seen.slice(0, 2), host, "the host's PID and IPC namespaces");
+          assert.notEqual(seen[2], await Deno.readLink("/proc/self/ns/uts"), "its own UTS");
+          const refused = await until("unsafe to be rejected", async () => {
+            const p = await getPod(c, "unsafe");
+            return p.status.phase === "Failed" ? p : undefined;
+          });
+          const status = refused.status as { reason?: string; message?: string };
+          assert.equal(status.reason, "SysctlForbidden");
+          assert.equal(
+            status.message,
+            'Pod was rejected: forbidden sysctl: "net.core.somaxconn" not allowlisted',
+          );
+          const row = await c.kubectl(["get", "pod", "unsafe", "--no-headers"]);
+          assert.match(row.stdout, /^unsafe\s+0\/1\s+SysctlForbidden\s+0\s/);
+          const events = await c.kubectl([
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=unsafe,reason=SysctlForbidden",
+            "-o",
+            "jsonpath={.items[*].message}",
+          ]);
+          assert.equal(events.stdout, 'forbidden sysctl: "net.core.somaxconn" not allowlisted');
+          const sandboxes = await podman([
+            "pod",
+            "ps",
+            "-q",
+            "--filter",
+            `label=io.edge.pod.uid=${refused.metadata.uid}`,
+          ]);
+          assert.equal(sandboxes.trim(), "", "nothing of a rejected pod runs");
+          const hostNet = await c.kubectl(["apply", "-f", "-"], {
+            stdin: `
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet-sysctl}
+spec:
+  hostNetwork: true
+  securityContext: {sysctls: [{name: net.ipv4.tcp_syncookies, value: "1"}]}
+  containers: [{name: c, image: ${IMAGE}}]
+`,
+          });
+          assert.notEqual(hostNet.code, 0);
+          assert.match(
+            hostNet.stderr,
+            /spec\.securityContext\.sysctls\[0\]\.name: Invalid value: "net\.ipv4\.tcp_syncookies": may not be specified when 'hostNetwork' is true/,
+          );
+          for (const pod of ["sysctls", "hostns", "unsafe"]) {
+            assert.equal((await c.kubectl(["delete", "pod", pod, "--wait=true"])).code, 0);
+          }
+        },
+      );
     } finally {
-      for (const pod of ["hello", "crasher", "greedy", "badimage", "secure", "nonroot"]) {
+      for (
+        const pod of [
+          "hello",
+          "crasher",
+          "greedy",
+          "badimage",
+          "secure",
+          "nonroot",
+          "sysctls",
+          "hostns",
+          "unsafe",
+        ]
+      ) {
         await c.kubectl([
           "delete",
           "pod",

@@ -1,7 +1,7 @@
 /**
  * The Pod rules the node agent shares with the API, kept free of zod (and of every schema)
- * so that `mod.ts agent` does not load them: the default `imagePullPolicy`, the QoS class and
- * which init containers are sidecars.
+ * so that `mod.ts agent` does not load them: the default `imagePullPolicy`, the QoS class,
+ * which init containers are sidecars, and the sysctl name rules.
  *
  * @module
  */
@@ -66,4 +66,41 @@ export function podQosClass(spec: PodSpecValue): "Guaranteed" | "Burstable" | "B
     }
   }
   return guaranteed && requests.size === limits.size ? "Guaranteed" : "Burstable";
+}
+
+const SYSCTL_SEGMENT = "[a-z0-9]([-_a-z0-9]*[a-z0-9])?";
+/** Kubernetes' `SysctlContainSlashFmt`, anchored, as its validation message prints it. */
+export const SYSCTL_NAME_REGEX = `^(${SYSCTL_SEGMENT}[\\./])*${SYSCTL_SEGMENT}$`;
+const SYSCTL_NAME = new RegExp(SYSCTL_NAME_REGEX);
+/** A sysctl name is at most this long. */
+export const SYSCTL_MAX_LENGTH = 253;
+
+/** Whether `name` is a valid sysctl name (`IsValidSysctlName`): dots or slashes between segments. */
+export function isValidSysctlName(name: string): boolean {
+  return name.length <= SYSCTL_MAX_LENGTH && SYSCTL_NAME.test(name);
+}
+
+/**
+ * A sysctl name with dots between its segments, as `/proc/sys` paths read and podman takes it
+ * (`NormalizeName`): a name whose first separator is a slash has its slashes and dots swapped
+ * (`net/ipv4/conf/eth0.100/rp_filter` → `net.ipv4.conf.eth0/100.rp_filter`).
+ */
+export function sysctlDotted(name: string): string {
+  const first = name.search(/[./]/);
+  if (first < 0 || name[first] === ".") return name;
+  return name.replace(/[./]/g, (c) => (c === "/" ? "." : "/"));
+}
+
+/**
+ * The kernel namespace a (dotted) sysctl belongs to, as kubelet knows it: `ipc` for
+ * `kernel.shm*`, `kernel.msg*`, `kernel.sem` and `fs.mqueue.*`, `net` for `net.*`, else
+ * undefined (a node-level sysctl no pod may set).
+ */
+export function sysctlNamespace(name: string): "ipc" | "net" | undefined {
+  if (
+    name === "kernel.sem" || name.startsWith("kernel.shm") || name.startsWith("kernel.msg") ||
+    name.startsWith("fs.mqueue.")
+  ) return "ipc";
+  if (name.startsWith("net.")) return "net";
+  return undefined;
 }

@@ -32,7 +32,14 @@ import {
   ResourceList,
 } from "./_common.ts";
 import { ObjectMeta, StringMap, Time } from "./_meta.ts";
-import { defaultPullPolicy } from "./_pod_rules.ts";
+import {
+  defaultPullPolicy,
+  isValidSysctlName,
+  SYSCTL_MAX_LENGTH,
+  SYSCTL_NAME_REGEX,
+  sysctlDotted,
+  sysctlNamespace,
+} from "./_pod_rules.ts";
 
 export { defaultPullPolicy };
 
@@ -801,6 +808,48 @@ function validateSecurityContext(
 }
 
 /**
+ * Causes for what only a pod's securityContext holds (`validatePodSpecSecurityContext`):
+ * sysctl names valid and unique, none in a namespace the pod shares with the host, and not
+ * both `hostPID` and `shareProcessNamespace`.
+ */
+function validatePodSecurity(spec: PodSpecValue, path: string): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const sp = `${path}.securityContext`;
+  const names = new Set<string>();
+  for (const [i, { name }] of (spec.securityContext?.sysctls ?? []).entries()) {
+    const np = `${sp}.sysctls[${i}].name`;
+    if (!name) causes.push(requiredValue(np));
+    else if (!isValidSysctlName(name)) {
+      causes.push(
+        invalidValue(
+          np,
+          name,
+          `must have at most ${SYSCTL_MAX_LENGTH} characters and match regex ${SYSCTL_NAME_REGEX}`,
+        ),
+      );
+    } else if (names.has(name)) causes.push(duplicateValue(np, name));
+    names.add(name);
+    const dotted = sysctlDotted(name);
+    const namespace = sysctlNamespace(dotted);
+    if (spec.hostNetwork === true && namespace === "net") {
+      causes.push(invalidValue(np, dotted, "may not be specified when 'hostNetwork' is true"));
+    } else if (spec.hostIPC === true && namespace === "ipc") {
+      causes.push(invalidValue(np, dotted, "may not be specified when 'hostIPC' is true"));
+    }
+  }
+  if (spec.hostPID === true && spec.shareProcessNamespace === true) {
+    causes.push(
+      invalidValue(
+        `${sp}.shareProcessNamespace`,
+        true,
+        "ShareProcessNamespace and HostPID cannot both be enabled",
+      ),
+    );
+  }
+  return causes;
+}
+
+/**
  * Causes for a pod spec at `path` (`spec` or `spec.template.spec`): containers present and
  * named uniquely as DNS labels with an image, ports in range and uniquely named, env names,
  * volumes (one source, unique DNS-label names) and mounts that reference them, probes with one
@@ -842,6 +891,7 @@ export function validatePodSpec(spec: PodSpecValue, path: string, forPod: boolea
     causes.push(...validateContainer(c, `${path}.containers[${i}]`, s, forPod, false));
   }
   causes.push(...validateSecurityContext(spec.securityContext, `${path}.securityContext`));
+  causes.push(...validatePodSecurity(spec, path));
   causes.push(...validateLabels(spec.nodeSelector, `${path}.nodeSelector`));
   if (spec.hostname) {
     causes.push(...causesFor(`${path}.hostname`, spec.hostname, dns1123LabelErrors(spec.hostname)));

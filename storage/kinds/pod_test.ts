@@ -632,6 +632,69 @@ Deno.test("pods.validate() checks seccomp and AppArmor profiles and ids in secur
   assert.equal(ok.spec.containers[0]?.securityContext?.runAsUser, 1000);
 });
 
+Deno.test("pods.validate() checks sysctls and the namespaces a pod shares with the host", () => {
+  const pod = (extra: Record<string, unknown>, sysctls?: unknown) =>
+    base({
+      ...extra,
+      ...(sysctls ? { securityContext: { sysctls } } : {}),
+      containers: [{ name: "c", image: "busybox:1" }],
+    });
+  const regex = "^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$";
+  assert.deepEqual(
+    causes(pod({}, [
+      { name: "net.ipv4.ip_local_port_range", value: "1024 2048" },
+      { name: "Net.Core", value: "1" },
+      { name: "net.ipv4.ip_local_port_range", value: "1" },
+      { name: "", value: "1" },
+      { name: "x.".repeat(127), value: "1" },
+    ])),
+    [
+      [
+        "spec.securityContext.sysctls[1].name",
+        `Invalid value: "Net.Core": must have at most 253 characters and match regex ${regex}`,
+      ],
+      [
+        "spec.securityContext.sysctls[2].name",
+        `Duplicate value: "net.ipv4.ip_local_port_range"`,
+      ],
+      ["spec.securityContext.sysctls[3].name", "Required value"],
+      [
+        "spec.securityContext.sysctls[4].name",
+        `Invalid value: "${
+          "x.".repeat(127)
+        }": must have at most 253 characters and match regex ${regex}`,
+      ],
+    ],
+  );
+  assert.deepEqual(
+    causes(pod({ hostNetwork: true, hostIPC: true }, [
+      { name: "net/ipv4/tcp_syncookies", value: "1" },
+      { name: "kernel.shm_rmid_forced", value: "1" },
+      { name: "kernel.pid_max", value: "1" },
+    ])),
+    [
+      [
+        "spec.securityContext.sysctls[0].name",
+        `Invalid value: "net.ipv4.tcp_syncookies": may not be specified when 'hostNetwork' is true`,
+      ],
+      [
+        "spec.securityContext.sysctls[1].name",
+        `Invalid value: "kernel.shm_rmid_forced": may not be specified when 'hostIPC' is true`,
+      ],
+    ],
+  );
+  assert.deepEqual(causes(pod({ hostPID: true, shareProcessNamespace: true })), [[
+    "spec.securityContext.shareProcessNamespace",
+    "Invalid value: true: ShareProcessNamespace and HostPID cannot both be enabled",
+  ]]);
+  // a node-level sysctl is the agent's to refuse (SysctlForbidden), as kubelet does
+  const ok = create(pod({ hostPID: true }, [
+    { name: "kernel.pid_max", value: "4096" },
+    { name: "net/ipv4/conf/eth0.100/rp_filter", value: "1" },
+  ]));
+  assert.equal(ok.spec.securityContext?.sysctls?.length, 2);
+});
+
 Deno.test("pods update: images, tolerations added, deadline lowered and gates removed are allowed", () => {
   const old = create(base({
     containers: [{ name: "c", image: "a:1" }],
