@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ensureServingPki, SERVING_CA_ANNOTATION } from "../../net/pki.ts";
+import { acquireClient, openAgentClients, releaseClient } from "./logs.ts";
 import { openKvStore } from "../../storage/kv_store.ts";
 import type { Store } from "../../storage/store.ts";
 import { createApiApp } from "./app.ts";
@@ -801,8 +802,10 @@ Deno.test("API pods/log proxies to the agent over HTTPS, trusting only the CA it
       assert.match(String(ambiguous.json.message), /choose one of: \[a b\]/);
 
       // a certificate of another CA than the Node's: the token is never sent
+      const clientsBefore = openAgentClients();
       const wrong = await call(app, "GET", `${PODS}/p/log?container=b`);
       assert.equal(wrong.status, 503);
+      assert.equal(openAgentClients(), clientsBefore + 1, "one client for edge-1");
       assert.match(String(wrong.json.message), /^cannot reach the node agent at 127\.0\.0\.1:/);
       const none = await call(app, "GET", `${PODS}/q/log?container=b`);
       assert.equal(none.status, 503);
@@ -820,6 +823,17 @@ Deno.test("API pods/log proxies to the agent over HTTPS, trusting only the CA it
       assert.deepEqual(seen, [
         `/containerLogs/default/p/b?follow=true&tailLines=2 Bearer ${TOKEN}`,
       ]);
+      assert.equal(openAgentClients(), clientsBefore + 1, "the client of the old CA was closed");
+      // a CA replaced while a stream still uses its client: closed after that stream
+      const streaming = acquireClient("edge-9", impostor.caCert);
+      const next = acquireClient("edge-9", pki.caCert);
+      assert.notEqual(next.client, streaming.client);
+      assert.equal(openAgentClients(), clientsBefore + 3);
+      releaseClient(streaming);
+      assert.equal(openAgentClients(), clientsBefore + 2);
+      releaseClient(next);
+      assert.equal(acquireClient("edge-9", pki.caCert), next, "one client per node and CA");
+      releaseClient(next);
     });
   } finally {
     await agent.shutdown();

@@ -66,16 +66,45 @@ export function agentAddress(node: KubeObject): { url: string; ca: string } {
   return { url: ip.includes(":") ? `https://[${ip}]:${port}` : `https://${ip}:${port}`, ca };
 }
 
-/** One HTTP client per agent CA, kept for the process (as many as nodes). */
-const clients = new Map<string, Deno.HttpClient>();
+/** An HTTP client trusting one node's agent CA, and the log streams using it. */
+export interface AgentClient {
+  readonly ca: string;
+  readonly client: Deno.HttpClient;
+  streams: number;
+}
 
-function clientFor(ca: string): Deno.HttpClient {
-  let client = clients.get(ca);
-  if (!client) {
-    client = Deno.createHttpClient({ caCerts: [ca] });
-    clients.set(ca, client);
+/**
+ * One client per node (kept for the process, as many as nodes). A node whose CA changed (its
+ * agent lost its pki dir) gets a new one; the old one is closed once its last stream ends.
+ */
+const clients = new Map<string, AgentClient>();
+/** Replaced clients with streams still open. */
+const retired = new Set<AgentClient>();
+
+/** The client for `node`'s agent trusting `ca`, counted as used until {@linkcode releaseClient}. */
+export function acquireClient(node: string, ca: string): AgentClient {
+  let entry = clients.get(node);
+  if (!entry || entry.ca !== ca) {
+    if (entry) {
+      if (entry.streams === 0) entry.client.close();
+      else retired.add(entry);
+    }
+    entry = { ca, client: Deno.createHttpClient({ caCerts: [ca] }), streams: 0 };
+    clients.set(node, entry);
   }
-  return client;
+  entry.streams++;
+  return entry;
+}
+
+/** One use of `entry` ended; a replaced client is closed after its last. */
+export function releaseClient(entry: AgentClient): void {
+  entry.streams--;
+  if (entry.streams === 0 && retired.delete(entry)) entry.client.close();
+}
+
+/** How many agent clients are open: one per node, plus replaced ones still streaming. */
+export function openAgentClients(): number {
+  return clients.size + retired.size;
 }
 
 /** The agent URL for a log request. */
@@ -84,7 +113,7 @@ export function agentLogUrl(
   pod: KubeObject,
   container: string,
   url: URL,
-): { url: string; ca: string } {
+): { url: string; ca: string; node: string } {
   const q = new URLSearchParams();
   for (const key of PASSED) {
     const v = url.searchParams.get(key);
@@ -93,7 +122,7 @@ export function agentLogUrl(
   const path = `/containerLogs/${pod.metadata.namespace}/${pod.metadata.name}/${container}`;
   const qs = q.toString();
   const { url: base, ca } = agentAddress(node);
-  return { url: `${base}${path}${qs ? `?${qs}` : ""}`, ca };
+  return { url: `${base}${path}${qs ? `?${qs}` : ""}`, ca, node: node.metadata.name ?? "" };
 }
 
 /**
@@ -101,18 +130,20 @@ export function agentLogUrl(
  * Status (e.g. container not started) is passed through.
  */
 export async function proxyLogs(
-  target: { url: string; ca: string },
+  target: { url: string; ca: string; node: string },
   agentToken: string,
   signal: AbortSignal,
 ): Promise<Response> {
+  const agent = acquireClient(target.node, target.ca);
   let res: Response;
   try {
     res = await fetch(target.url, {
       headers: { authorization: `Bearer ${agentToken}` },
       signal,
-      client: clientFor(target.ca),
+      client: agent.client,
     });
   } catch (e) {
+    releaseClient(agent);
     throw new ApiError(
       "ServiceUnavailable",
       `cannot reach the node agent at ${new URL(target.url).host}: ${(e as Error).message}`,
@@ -122,26 +153,44 @@ export async function proxyLogs(
     "content-type": res.headers.get("content-type") ?? "text/plain",
     "cache-control": "no-cache, private",
   });
-  return new Response(res.body && endOnAbort(res.body, signal), { status: res.status, headers });
+  if (!res.body) {
+    releaseClient(agent);
+    return new Response(null, { status: res.status, headers });
+  }
+  const body = endOnAbort(res.body, signal, () => releaseClient(agent));
+  return new Response(body, { status: res.status, headers });
 }
 
 /**
  * `body`, except that when `signal` aborts (the client went away) the stream ends instead of
  * failing with the abort: nothing went wrong that is worth an error in the server's log.
+ * `onEnd` runs once when the stream ends, fails or is cancelled.
  */
-function endOnAbort(body: ReadableStream<Uint8Array>, signal: AbortSignal) {
+function endOnAbort(body: ReadableStream<Uint8Array>, signal: AbortSignal, onEnd: () => void) {
   const reader = body.getReader();
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    onEnd();
+  };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
+        if (done) {
+          end();
+          controller.close();
+        } else controller.enqueue(value);
       } catch (error) {
+        end();
         if (signal.aborted) controller.close();
         else controller.error(error);
       }
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: (reason) => {
+      end();
+      return reader.cancel(reason);
+    },
   });
 }
