@@ -3,7 +3,9 @@
  * containers' and init containers' images, `activeDeadlineSeconds` (set, or lowered),
  * `tolerations` (additions; an existing one may change only its `tolerationSeconds`),
  * `terminationGracePeriodSeconds` from a negative value to 1, and `schedulingGates` (removals);
- * while the pod is gated, `nodeSelector` may gain entries. Anything else is refused with
+ * while the pod is gated, `nodeSelector` may gain entries and its node affinity may be narrowed
+ * (required terms set when there were none, or given more expressions; preferred terms set
+ * freely). Anything else is refused with
  * Kubernetes' own message, followed by the paths that changed.
  *
  * @module
@@ -88,6 +90,8 @@ export function podUpdateCauses(spec: PodSpecValue, oldSpec: PodSpecValue): Stat
     }
   }
 
+  if (gated) causes.push(...nodeAffinityCauses(spec, oldSpec));
+
   // What is left once every field the update may change is taken from the old spec must not
   // differ from the old spec.
   const munged = cloneJson(spec) as Record<string, unknown> & PodSpecValue;
@@ -99,7 +103,14 @@ export function podUpdateCauses(spec: PodSpecValue, oldSpec: PodSpecValue): Stat
   setOrDelete(munged, "activeDeadlineSeconds", oldSpec.activeDeadlineSeconds);
   setOrDelete(munged, "tolerations", oldSpec.tolerations);
   setOrDelete(munged, "schedulingGates", oldSpec.schedulingGates);
-  if (gated) setOrDelete(munged, "nodeSelector", oldSpec.nodeSelector);
+  if (gated) {
+    setOrDelete(munged, "nodeSelector", oldSpec.nodeSelector);
+    const nodeAffinity = oldSpec.affinity?.nodeAffinity;
+    const affinity = (munged.affinity ?? {}) as Record<string, unknown>;
+    setOrDelete(affinity, "nodeAffinity", nodeAffinity);
+    if (Object.keys(affinity).length > 0 || oldSpec.affinity) munged.affinity = affinity;
+    else delete munged.affinity;
+  }
   const oldGrace = oldSpec.terminationGracePeriodSeconds;
   if (oldGrace !== undefined && oldGrace < 0 && spec.terminationGracePeriodSeconds === 1) {
     munged.terminationGracePeriodSeconds = oldGrace;
@@ -111,6 +122,55 @@ export function podUpdateCauses(spec: PodSpecValue, oldSpec: PodSpecValue): Stat
       (paths.length > MAX_PATHS ? `, and ${paths.length - MAX_PATHS} more` : "");
     causes.push(forbidden("spec", `${POD_UPDATE_FORBIDDEN}\n  changed: ${shown}`));
   }
+  return causes;
+}
+
+type NodeSelectorTerms = NonNullable<
+  NonNullable<
+    NonNullable<NonNullable<PodSpecValue["affinity"]>["nodeAffinity"]>[
+      "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+  >["nodeSelectorTerms"]
+>;
+
+/**
+ * A gated pod's required node affinity may be set when it had no terms; otherwise each term
+ * keeps its expressions and fields and may only gain more (KEP-3838).
+ */
+function nodeAffinityCauses(spec: PodSpecValue, oldSpec: PodSpecValue): StatusCause[] {
+  const path = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution";
+  const terms = (s: PodSpecValue): NodeSelectorTerms =>
+    s.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ??
+      [];
+  const old = terms(oldSpec);
+  const now = terms(spec);
+  if (old.length === 0) return [];
+  if (now.length !== old.length) {
+    return [
+      invalid(
+        `${path}.nodeSelectorTerms`,
+        json(now),
+        "no additions/deletions to non-empty NodeSelectorTerms list are allowed while pod is gated",
+      ),
+    ];
+  }
+  const causes: StatusCause[] = [];
+  old.forEach((term, i) => {
+    for (const key of ["matchExpressions", "matchFields"] as const) {
+      const kept = (term[key] ?? []).every((o) =>
+        (now[i]![key] ?? []).some((n) => jsonEqual(json(n), json(o)))
+      );
+      if (!kept) {
+        causes.push(
+          invalid(
+            `${path}.nodeSelectorTerms[${i}].${key}`,
+            json(now[i]![key] ?? []),
+            "only additions are allowed (no mutations or deletions)",
+          ),
+        );
+      }
+    }
+  });
   return causes;
 }
 

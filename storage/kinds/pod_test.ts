@@ -814,3 +814,73 @@ Deno.test("pods update: deadline raised or removed, tolerations changed, gates a
     ],
   ]);
 });
+
+Deno.test("pods update: a gated pod's node affinity may be set or narrowed, never widened", () => {
+  const term = (...values: string[][]) => ({
+    matchExpressions: values.map(([key, ...v]) => ({ key: key!, operator: "In", values: v })),
+  });
+  const affinity = (terms: unknown[] | undefined, preferred?: unknown[]) => ({
+    nodeAffinity: {
+      ...(terms
+        ? { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } }
+        : {}),
+      ...(preferred ? { preferredDuringSchedulingIgnoredDuringExecution: preferred } : {}),
+    },
+  });
+  const pod = (spec: Record<string, unknown>) =>
+    create(base({ containers: [{ name: "c", image: "a:1" }], ...spec }));
+  const update = (oldSpec: Record<string, unknown>, spec: Record<string, unknown>) => {
+    const old = pod(oldSpec) as unknown as KubeObject;
+    try {
+      validateObject(pods, pod(spec), { fieldValidation: "Strict", old });
+      return [];
+    } catch (e) {
+      assert.ok(e instanceof ApiError && e.code === 422, String(e));
+      return (e.details?.causes ?? []).map((c) => [c.field, c.message.split("\n")[0]]);
+    }
+  };
+  const gates = [{ name: "wait" }];
+  const preferred = [{ weight: 1, preference: term(["disk", "ssd"]) }];
+  // none before: anything may be set while gated, and the gate removed in the same update
+  assert.deepEqual(
+    update({ schedulingGates: gates }, { affinity: affinity([term(["zone", "a"])]) }),
+    [],
+  );
+  // more expressions in an existing term, and preferred terms set
+  assert.deepEqual(
+    update(
+      { schedulingGates: gates, affinity: affinity([term(["zone", "a", "b"])]) },
+      {
+        schedulingGates: gates,
+        affinity: affinity([term(["zone", "a", "b"], ["rack", "1"])], preferred),
+      },
+    ),
+    [],
+  );
+  const path = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution";
+  assert.deepEqual(
+    update(
+      { schedulingGates: gates, affinity: affinity([term(["zone", "a", "b"])]) },
+      { schedulingGates: gates, affinity: affinity([term(["zone", "a"])]) },
+    ),
+    [[
+      `${path}.nodeSelectorTerms[0].matchExpressions`,
+      'Invalid value: [{"key":"zone","operator":"In","values":["a"]}]: only additions are allowed (no mutations or deletions)',
+    ]],
+  );
+  assert.deepEqual(
+    update(
+      { schedulingGates: gates, affinity: affinity([term(["zone", "a"])]) },
+      { schedulingGates: gates, affinity: affinity([term(["zone", "a"]), term(["zone", "b"])]) },
+    ).map(([field, message]) => [field, message!.replace(/^Invalid value: .*: /, "")]),
+    [[
+      `${path}.nodeSelectorTerms`,
+      "no additions/deletions to non-empty NodeSelectorTerms list are allowed while pod is gated",
+    ]],
+  );
+  // not gated: node affinity is as fixed as the rest of the spec
+  const ungated = update({}, { affinity: affinity([term(["zone", "a"])]) });
+  assert.equal(ungated.length, 1);
+  assert.equal(ungated[0]![0], "spec");
+  assert.match(ungated[0]![1]!, /^Forbidden: pod updates may not change fields other than/);
+});
