@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { containerCreateArgs, cpusFlag, podCreateArgs } from "./_podman_args.ts";
 import { containerState, containerStatus, type PodmanInspect } from "./_podman_parse.ts";
-import { busyboxProbeArgs, busyboxProbeOutcome, httpRequest } from "./_podman_probe.ts";
+import {
+  busyboxProbeArgs,
+  busyboxProbeOutcome,
+  httpRequest,
+  isProbeHost,
+} from "./_podman_probe.ts";
 import { needsPull, parseImageReference, validateSandboxConfig } from "./_podman_validate.ts";
 import { LABELS, RuntimeError } from "./runtime.ts";
 
@@ -198,26 +203,45 @@ Deno.test("busyboxProbeArgs() and httpRequest() build probes without -T and thro
     scheme: "HTTPS" as const,
     headers: [{ name: "Host", value: "svc" }],
   };
-  assert.deepEqual(busyboxProbeArgs(probe, 1000, "/bin/busybox"), [
+  assert.deepEqual(busyboxProbeArgs(probe, 1000, "/bin/busybox", "10.244.0.5"), [
     ...["wget", "-q", "-Y", "off", "-O", "/dev/null", "-U", "kube-probe/edge"],
-    ...["--header", "Host: svc", "--no-check-certificate", "https://127.0.0.1:80/healthz"],
+    ...["--header", "Host: svc", "--no-check-certificate", "https://10.244.0.5:80/healthz"],
   ]);
-  assert.deepEqual(busyboxProbeArgs({ kind: "tcp", port: 5 }, 1500, "/bb"), [
+  assert.deepEqual(busyboxProbeArgs({ kind: "tcp", port: 5 }, 1500, "/bb", "127.0.0.1"), [
     ..."nc -w 2 127.0.0.1 5 -e /bb true".split(" "),
   ]);
   assert.equal(
-    httpRequest({ ...probe, scheme: "HTTP" }),
+    httpRequest({ ...probe, scheme: "HTTP" }, "127.0.0.1"),
     "GET /healthz HTTP/1.1\r\nUser-Agent: kube-probe/edge\r\nAccept: */*\r\nHost: svc\r\n" +
       "Connection: close\r\n\r\n",
   );
-  const timedOut = busyboxProbeOutcome({ kind: "tcp", port: 5 }, {
-    code: 143,
-    stdout: "",
-    stderr: "",
-    timedOut: true,
-  }, 1000);
+  assert.equal(
+    httpRequest({ ...probe, scheme: "HTTP", headers: [] }, "fd00::5"),
+    "GET /healthz HTTP/1.1\r\nHost: [fd00::5]:80\r\nUser-Agent: kube-probe/edge\r\n" +
+      "Accept: */*\r\nConnection: close\r\n\r\n",
+  );
+  const timedOut = busyboxProbeOutcome(
+    { kind: "tcp", port: 5 },
+    {
+      code: 143,
+      stdout: "",
+      stderr: "",
+      timedOut: true,
+    },
+    1000,
+    "10.244.0.5",
+  );
   assert.deepEqual(timedOut, {
     success: false,
-    message: "dial tcp 127.0.0.1:5: timeout after 1000ms",
+    message: "dial tcp 10.244.0.5:5: timeout after 1000ms",
   });
+});
+
+Deno.test("isProbeHost() takes addresses and DNS names, nothing a URL or argv could misread", () => {
+  for (const ok of ["10.244.0.5", "127.0.0.2", "fd00::5", "::1", "web.default.svc", "Node-1"]) {
+    assert.ok(isProbeHost(ok), ok);
+  }
+  for (const bad of ["", "a b", "x@evil", "x/y", "-w", "a..b", "[::1]", "h:80:x", "a\nb"]) {
+    assert.ok(!isProbeHost(bad), JSON.stringify(bad));
+  }
 });

@@ -111,7 +111,8 @@ export function sandboxStatus(pod: PodmanPod, infra: PodmanInspect | undefined):
   };
 }
 
-function infraIp(infra: PodmanInspect): string {
+/** The IP of a sandbox's infra container on its (first) network; "" when it has none. */
+export function infraIp(infra: PodmanInspect): string {
   const settings = infra.NetworkSettings;
   if (settings?.IPAddress) return settings.IPAddress;
   for (const network of Object.values(settings?.Networks ?? {})) {

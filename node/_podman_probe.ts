@@ -1,10 +1,11 @@
 /**
- * Network probes against 127.0.0.1, the way the podman runtime runs them:
+ * Network probes, the way the podman runtime runs them, against the probe's `host` or else the
+ * pod's IP (127.0.0.1 for a host-network pod):
  *
  * - in a pod's own network namespace: busybox `wget` (http/https) or `nc` (tcp) started through
  *   `nsenter --net`; this module builds their argument arrays and reads their results;
- * - for host-network pods: from the agent itself with `Deno.connect` to 127.0.0.1 (a plain
- *   HTTP/1.1 request written by hand, so no proxy setting can send it anywhere else).
+ * - for host-network pods: from the agent itself with `Deno.connect` (a plain HTTP/1.1 request
+ *   written by hand, so no proxy setting can send it anywhere else).
  *
  * Debian's busybox 1.35 `wget -T` crashes (SIGSEGV), so deadlines are enforced by killing the
  * process instead; its `nc` has no `-z`, so a tcp probe runs `nc … -e true` (connect, then exit 0).
@@ -20,11 +21,28 @@ export const PROBE_USER_AGENT = "kube-probe/edge";
 
 type HttpProbe = Extract<NetworkProbe, { kind: "http" }>;
 
-/** The URL an http probe fetches. */
-export function probeUrl(probe: HttpProbe): string {
+/**
+ * Whether `host` may be probed: an IPv4 or IPv6 address or a DNS name, and nothing that could
+ * change what a URL or a command line means.
+ */
+export function isProbeHost(host: string): boolean {
+  if (host.includes(":")) return /^[0-9a-fA-F:.]+$/.test(host);
+  return host.length <= 253 &&
+    /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$/.test(
+      host,
+    );
+}
+
+/** `host:port`, with an IPv6 address in brackets. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The URL an http probe fetches from `host`. */
+export function probeUrl(probe: HttpProbe, host: string): string {
   const scheme = probe.scheme === "HTTPS" ? "https" : "http";
   const path = probe.path.startsWith("/") ? probe.path : `/${probe.path}`;
-  return `${scheme}://127.0.0.1:${probe.port}${path}`;
+  return `${scheme}://${hostPort(host, probe.port)}${path}`;
 }
 
 /**
@@ -35,10 +53,11 @@ export function busyboxProbeArgs(
   probe: NetworkProbe,
   timeoutMs: number,
   busyboxPath: string,
+  host: string,
 ): string[] {
   if (probe.kind === "tcp") {
     const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    return ["nc", "-w", seconds, "127.0.0.1", String(probe.port), "-e", busyboxPath, "true"];
+    return ["nc", "-w", seconds, host, String(probe.port), "-e", busyboxPath, "true"];
   }
   const args = ["wget", "-q", "-Y", "off", "-O", "/dev/null"];
   if (!probe.headers.some((h) => h.name.toLowerCase() === "user-agent")) {
@@ -46,7 +65,7 @@ export function busyboxProbeArgs(
   }
   for (const { name, value } of probe.headers) args.push("--header", `${name}: ${value}`);
   if (probe.scheme === "HTTPS") args.push("--no-check-certificate");
-  args.push(probeUrl(probe));
+  args.push(probeUrl(probe, host));
   return args;
 }
 
@@ -55,10 +74,9 @@ export function busyboxProbeOutcome(
   probe: NetworkProbe,
   result: CommandResult,
   timeoutMs: number,
+  host: string,
 ): ProbeOutcome {
-  const target = probe.kind === "tcp"
-    ? `dial tcp 127.0.0.1:${probe.port}`
-    : `Get "${probeUrl(probe)}"`;
+  const target = probeTarget(probe, host);
   if (result.timedOut) {
     return { success: false, message: `${target}: timeout after ${timeoutMs}ms` };
   }
@@ -70,12 +88,23 @@ export function busyboxProbeOutcome(
   return { success: false, message: `${target}: ${text || `exit code ${result.code}`}` };
 }
 
+/** What a probe reaches, as kubelet words it in a failure: `dial tcp …` or `Get "…"`. */
+export function probeTarget(probe: NetworkProbe, host: string): string {
+  return probe.kind === "tcp"
+    ? `dial tcp ${hostPort(host, probe.port)}`
+    : `Get "${probeUrl(probe, host)}"`;
+}
+
 /** A tcp probe from the agent's own network namespace (host-network pods). */
-export async function tcpProbeLoopback(port: number, timeoutMs: number): Promise<ProbeOutcome> {
-  const target = `dial tcp 127.0.0.1:${port}`;
+export async function tcpProbeDirect(
+  port: number,
+  timeoutMs: number,
+  host: string,
+): Promise<ProbeOutcome> {
+  const target = `dial tcp ${hostPort(host, port)}`;
   try {
     const conn = await Deno.connect({
-      hostname: "127.0.0.1",
+      hostname: host,
       port,
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -88,13 +117,14 @@ export async function tcpProbeLoopback(port: number, timeoutMs: number): Promise
 
 /**
  * An http probe from the agent's own network namespace (host-network pods): one HTTP/1.1 GET
- * to 127.0.0.1, success for a status in [200, 400). Redirects are not followed.
+ * to `host`, success for a status in [200, 400). Redirects are not followed.
  */
-export async function httpProbeLoopback(
+export async function httpProbeDirect(
   probe: HttpProbe,
   timeoutMs: number,
+  host: string,
 ): Promise<ProbeOutcome> {
-  const target = `Get "${probeUrl(probe)}"`;
+  const target = `Get "${probeUrl(probe, host)}"`;
   if (probe.headers.some((h) => /[\r\n]/.test(h.name + h.value) || h.name.includes(":"))) {
     return { success: false, message: `${target}: invalid header` };
   }
@@ -109,8 +139,8 @@ export async function httpProbeLoopback(
   };
   signal.addEventListener("abort", close, { once: true });
   try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port: probe.port, signal });
-    await writeAll(conn, new TextEncoder().encode(httpRequest(probe)));
+    conn = await Deno.connect({ hostname: host, port: probe.port, signal });
+    await writeAll(conn, new TextEncoder().encode(httpRequest(probe, host)));
     const statusLine = await readLine(conn);
     const status = Number(/^HTTP\/\d(?:\.\d)? (\d{3})/.exec(statusLine)?.[1] ?? NaN);
     if (Number.isNaN(status)) {
@@ -127,11 +157,11 @@ export async function httpProbeLoopback(
 }
 
 /** The raw HTTP/1.1 request of an http probe. */
-export function httpRequest(probe: HttpProbe): string {
+export function httpRequest(probe: HttpProbe, host: string): string {
   const path = probe.path.startsWith("/") ? probe.path : `/${probe.path}`;
   const names = new Set(probe.headers.map((h) => h.name.toLowerCase()));
   const lines = [`GET ${path} HTTP/1.1`];
-  if (!names.has("host")) lines.push(`Host: 127.0.0.1:${probe.port}`);
+  if (!names.has("host")) lines.push(`Host: ${hostPort(host, probe.port)}`);
   if (!names.has("user-agent")) lines.push(`User-Agent: ${PROBE_USER_AGENT}`);
   if (!names.has("accept")) lines.push("Accept: */*");
   for (const { name, value } of probe.headers) lines.push(`${name}: ${value}`);

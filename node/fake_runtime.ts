@@ -440,7 +440,9 @@ export class FakeRuntime implements ContainerRuntime {
 
   probe(podUid: string, probe: NetworkProbe, _timeoutMs: number): Promise<ProbeOutcome> {
     return this.#call("probe", () => {
-      this.calls.push(`probe ${podUid} ${probe.kind}:${probe.port}`);
+      this.calls.push(
+        `probe ${podUid} ${probe.kind}:${probe.port}${probe.host ? `@${probe.host}` : ""}`,
+      );
       const outcome = this.probeResults.get(`${podUid}:${probe.port}`) ??
         this.probeResults.get(`*:${probe.port}`);
       if (outcome) return { ...outcome };

@@ -61,6 +61,7 @@ export async function runHook(
         path,
         scheme: get.scheme === "HTTPS" ? "HTTPS" : "HTTP",
         headers: get.httpHeaders ?? [],
+        ...(get.host ? { host: get.host } : {}),
       }, timeoutMs);
       return out.success ? undefined : failed(out.message);
     }

@@ -42,6 +42,18 @@ Deno.test("runHook() runs exec and httpGet handlers and words failures as kubele
     'HTTP lifecycle hook (/ready) for Container "web" in Pod "web_default(u-1)" failed - ' +
       "error: connection refused",
   );
+  const probed: unknown[] = [];
+  const probe = runtime.probe.bind(runtime);
+  runtime.probe = (uid, p, ms) => (probed.push(p), probe(uid, p, ms));
+  const hosted = target(
+    { preStop: { httpGet: { port: 9090, host: "127.0.0.2", scheme: "HTTPS" } } },
+    runtime,
+    clock,
+  );
+  assert.equal(await runHook(hosted, "preStop", 1_000), undefined);
+  assert.deepEqual(probed, [
+    { kind: "http", port: 9090, path: "/", scheme: "HTTPS", headers: [], host: "127.0.0.2" },
+  ]);
   const noPort = target({ postStart: { httpGet: { port: "admin" } } }, runtime, clock);
   assert.match((await runHook(noPort, "postStart", 1_000))!, /couldn't find port admin$/);
   const tcp = target({ preStop: { tcpSocket: { port: 80 } } }, runtime, clock);

@@ -33,6 +33,7 @@ import {
 import {
   byAttempt,
   containerStatus,
+  infraIp,
   parseJsonList,
   type PodmanInspect,
   type PodmanPod,
@@ -42,8 +43,10 @@ import {
 import {
   busyboxProbeArgs,
   busyboxProbeOutcome,
-  httpProbeLoopback,
-  tcpProbeLoopback,
+  httpProbeDirect,
+  isProbeHost,
+  probeTarget,
+  tcpProbeDirect,
 } from "./_podman_probe.ts";
 import {
   needsPull,
@@ -430,17 +433,27 @@ export class PodmanRuntime implements ContainerRuntime {
       return { success: false, message: `sandbox of pod ${podUid} is not running` };
     }
     const hostNetwork = infra.HostConfig?.NetworkMode === "host";
-    if (hostNetwork && probe.kind === "tcp") return await tcpProbeLoopback(probe.port, timeoutMs);
+    // kubelet's default is the pod's IP; from inside its namespace that is a local address
+    const host = probe.host || (hostNetwork ? "" : infraIp(infra)) || "127.0.0.1";
+    if (!isProbeHost(host)) {
+      return {
+        success: false,
+        message: `${probeTarget(probe, "invalid-host")}: invalid host ${JSON.stringify(host)}`,
+      };
+    }
+    if (hostNetwork && probe.kind === "tcp") {
+      return await tcpProbeDirect(probe.port, timeoutMs, host);
+    }
     if (hostNetwork && probe.kind === "http" && probe.scheme === "HTTP") {
-      return await httpProbeLoopback(probe, timeoutMs);
+      return await httpProbeDirect(probe, timeoutMs, host);
     }
     // busybox: in the pod's namespace, or for HTTPS on the host (Deno cannot skip verification)
-    const busybox = [this.#busybox, ...busyboxProbeArgs(probe, timeoutMs, this.#busybox)];
+    const busybox = [this.#busybox, ...busyboxProbeArgs(probe, timeoutMs, this.#busybox, host)];
     const [path, args] = hostNetwork
       ? [this.#busybox, busybox.slice(1)]
       : [this.#nsenter, ["--target", String(infra.State.Pid), "--net", "--", ...busybox]];
     const result = await this.#spawn(path, args, { timeoutMs, clearEnv: true, env: PROBE_ENV });
-    return busyboxProbeOutcome(probe, result, timeoutMs);
+    return busyboxProbeOutcome(probe, result, timeoutMs, host);
   }
 
   logs(id: string, options: LogOptions): ReadableStream<Uint8Array> {

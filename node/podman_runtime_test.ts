@@ -218,16 +218,42 @@ Deno.test("PodmanRuntime.probe() runs http and tcp probes inside the pod's netwo
       success: false,
       message: "HTTP probe failed with statuscode: 404",
     });
+    // by default the probe goes to the pod's IP, as kubelet's: local inside its namespace
+    const podIP = (await runtime.observePod(node, podUid)).sandbox?.ip ?? "";
+    assert.match(podIP, /^\d+\.\d+\.\d+\.\d+$/);
     const refused = await runtime.probe(podUid, { ...http("/"), port: 8081 }, 2000);
     assert.equal(refused.success, false);
-    assert.match(refused.message, /^Get "http:\/\/127\.0\.0\.1:8081\/": .*refused/);
+    assert.ok(refused.message.startsWith(`Get "http://${podIP}:8081/": `), refused.message);
+    assert.match(refused.message, /refused/);
     assert.deepEqual(await runtime.probe(podUid, { kind: "tcp", port: 8080 }, 2000), {
       success: true,
       message: "",
     });
     const closed = await runtime.probe(podUid, { kind: "tcp", port: 8081 }, 2000);
     assert.equal(closed.success, false);
-    assert.match(closed.message, /^dial tcp 127\.0\.0\.1:8081: .*refused/);
+    assert.ok(closed.message.startsWith(`dial tcp ${podIP}:8081: `), closed.message);
+    // an explicit host: a server on 127.0.0.2 alone answers there, not on the pod's IP
+    await run(containerConfig(podUid, "local", {
+      args: ["echo ok > /tmp/healthz && exec httpd -f -p 127.0.0.2:9090 -h /tmp"],
+    }));
+    const local = { ...http("/healthz"), port: 9090, host: "127.0.0.2" };
+    assert.ok(
+      (await execUntil(web, ["wget", "-q", "-O", "/dev/null", "http://127.0.0.2:9090/healthz"]))
+        .success,
+    );
+    assert.deepEqual(await runtime.probe(podUid, local, 2000), { success: true, message: "" });
+    assert.deepEqual(
+      await runtime.probe(podUid, { kind: "tcp", port: 9090, host: "127.0.0.2" }, 2000),
+      {
+        success: true,
+        message: "",
+      },
+    );
+    assert.equal((await runtime.probe(podUid, { ...local, host: undefined }, 2000)).success, false);
+    assert.deepEqual(await runtime.probe(podUid, { ...local, host: "a b" }, 2000), {
+      success: false,
+      message: 'Get "http://invalid-host:9090/healthz": invalid host "a b"',
+    });
   });
 });
 

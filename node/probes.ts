@@ -235,12 +235,14 @@ function networkProbe(probe: Probe, container: ContainerValue): NetworkProbe | s
   if (port === undefined) {
     return `couldn't find port ${String(action.port)} in container ${container.name}`;
   }
-  if (!probe.httpGet) return { kind: "tcp", port };
+  const host = action.host ? { host: action.host } : {};
+  if (!probe.httpGet) return { kind: "tcp", port, ...host };
   return {
     kind: "http",
     port,
     path: probe.httpGet.path,
     scheme: probe.httpGet.scheme,
     headers: probe.httpGet.httpHeaders ?? [],
+    ...host,
   };
 }

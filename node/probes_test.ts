@@ -62,3 +62,37 @@ Deno.test("PodProbes.livenessFailed() turns true after failureThreshold exec fai
   assert.equal(probes.failure("web")?.type, "liveness");
   probes.stop();
 });
+
+Deno.test("PodProbes passes httpGet.host and tcpSocket.host to the runtime", async () => {
+  const clock = new FakeClock(0);
+  const runtime = new TestRuntime(clock);
+  const probed: unknown[] = [];
+  const probe = runtime.probe.bind(runtime);
+  runtime.probe = (uid, p, ms) => (probed.push(p), probe(uid, p, ms));
+  const probes = new PodProbes({ runtime, clock, podUid: "uid-1", onChange: () => {} });
+  probes.update([{
+    spec: container({
+      ports: [{ name: "http", containerPort: 8080 }],
+      readinessProbe: { httpGet: { port: "http", path: "/ready", host: "10.0.0.7" } },
+      livenessProbe: { tcpSocket: { port: 9090, host: "db.local" } },
+    }),
+    id: "c1",
+    startedAt: 0,
+  }]);
+  await clock.advance(0);
+  assert.deepEqual(
+    probed.map((p) => JSON.stringify(p)).sort(),
+    [
+      JSON.stringify({
+        kind: "http",
+        port: 8080,
+        path: "/ready",
+        scheme: "HTTP",
+        headers: [],
+        host: "10.0.0.7",
+      }),
+      JSON.stringify({ kind: "tcp", port: 9090, host: "db.local" }),
+    ].sort(),
+  );
+  probes.stop();
+});

@@ -192,7 +192,10 @@ export interface LogOptions {
   signal?: AbortSignal;
 }
 
-/** A network probe, run inside the pod's network namespace against 127.0.0.1. */
+/**
+ * A network probe, run inside the pod's network namespace against `host`, by default the pod's
+ * IP (a host-network pod's: from the node against 127.0.0.1).
+ */
 export type NetworkProbe =
   | {
     kind: "http";
@@ -200,8 +203,15 @@ export type NetworkProbe =
     path: string;
     scheme: "HTTP" | "HTTPS";
     headers: Array<{ name: string; value: string }>;
+    /** `httpGet.host` */
+    host?: string;
   }
-  | { kind: "tcp"; port: number };
+  | {
+    kind: "tcp";
+    port: number;
+    /** `tcpSocket.host` */
+    host?: string;
+  };
 
 /** Outcome of a probe or exec. */
 export interface ProbeOutcome {
