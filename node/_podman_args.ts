@@ -36,12 +36,13 @@ export const SANDBOX_LABEL_KEYS = [
 ] as const;
 
 /** Labels of a sandbox (podman copies them onto the pod's infra container). */
-export function sandboxLabels(config: SandboxConfig): Record<string, string> {
+export function sandboxLabels(config: SandboxConfig, ip?: string): Record<string, string> {
   return {
     [LABELS.podUid]: config.podUid,
     [LABELS.podName]: config.podName,
     [LABELS.podNamespace]: config.podNamespace,
     [LABELS.node]: config.node,
+    ...(ip ? { [LABELS.podIp]: ip } : {}),
   };
 }
 
@@ -60,8 +61,8 @@ function networkName(name: string): string {
   return name;
 }
 
-/** `podman pod create …` arguments for a sandbox. */
-export function podCreateArgs(config: SandboxConfig): string[] {
+/** `podman pod create …` arguments for a sandbox, at the fixed address `ip` if given. */
+export function podCreateArgs(config: SandboxConfig, ip?: string): string[] {
   const args = [
     "pod",
     "create",
@@ -69,7 +70,7 @@ export function podCreateArgs(config: SandboxConfig): string[] {
     sandboxName(config),
     "--infra-name",
     infraName(config),
-    ...labelArgs(sandboxLabels(config)),
+    ...labelArgs(sandboxLabels(config, ip)),
   ];
   args.push("--hostname", config.hostname);
   if (config.seccomp) args.push(...seccompArgs(config.seccomp));
@@ -81,7 +82,15 @@ export function podCreateArgs(config: SandboxConfig): string[] {
   }
   for (const { name, value } of config.sysctls ?? []) args.push("--sysctl", `${name}=${value}`);
   if (config.hostNetwork) args.push("--network", "host");
-  else if (config.network !== undefined) args.push("--network", networkName(config.network));
+  else if (config.network !== undefined) {
+    args.push("--network", networkName(config.network));
+    if (ip !== undefined) {
+      if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) {
+        throw new RuntimeError("RuntimeError", `invalid sandbox address ${JSON.stringify(ip)}`);
+      }
+      args.push("--ip", ip);
+    }
+  }
   for (const server of config.dns?.nameservers ?? []) args.push("--dns", server);
   for (const search of config.dns?.searches ?? []) args.push("--dns-search", search);
   for (const option of config.dns?.options ?? []) args.push("--dns-opt", option);

@@ -562,6 +562,7 @@ export class Agent {
         makeSubPath,
         dns: (p) => this.#podDns(p),
         network: () => this.#nodeNetwork?.podNetwork,
+        subnet: () => this.#nodeNetwork?.networkCidr,
         security: {
           seccompDefault: this.#o.seccompDefault === true,
           seccompDir: absolute(`${this.#o.dataDir}/seccomp`),

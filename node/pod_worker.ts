@@ -137,6 +137,8 @@ export interface PodWorkerOptions {
    * undefined keeps the runtime's default network. Host-network pods stay on the host's.
    */
   network?: () => string | undefined;
+  /** the subnet of that network, from which the runtime gives each sandbox a fixed address */
+  subnet?: () => string | undefined;
   /** the node's seccomp rules (see node/security.ts); default: Kubernetes' (Unconfined) */
   security?: SecurityDefaults;
   /**
@@ -545,7 +547,15 @@ export class PodWorker {
       config.seccomp = { type: "RuntimeDefault" };
     }
     const network = config.hostNetwork ? undefined : this.#options.network?.();
-    if (network !== undefined) config.network = network;
+    if (network !== undefined) {
+      config.network = network;
+      const subnet = this.#options.subnet?.();
+      if (subnet !== undefined) {
+        config.subnet = subnet;
+        // a sandbox given a fixed address from its subnet has it before it starts
+        config.startNow = false;
+      }
+    }
     return config;
   }
 

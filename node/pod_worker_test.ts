@@ -944,3 +944,45 @@ Deno.test("PodWorker asks admit() only of pods no node has started, and passes n
   }]);
   worker.close();
 });
+
+Deno.test("PodWorker asks a sandbox with a subnet for a fixed address instead of starting it early", async () => {
+  const containers = [app("web", {
+    env: [{ name: "MY_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }],
+  })];
+  const pod = testPod({ containers });
+  const clock = new FakeClock(T0);
+  const runtime = new FakeRuntime(clock);
+  runtime.images.add("busybox:1.36");
+  const sandboxes: unknown[] = [];
+  const envs: unknown[] = [];
+  const createSandbox = runtime.createSandbox.bind(runtime);
+  runtime.createSandbox = (config) => {
+    sandboxes.push([config.network, config.subnet, config.startNow]);
+    return createSandbox(config);
+  };
+  const runContainer = runtime.runContainer.bind(runtime);
+  runtime.runContainer = (config) => {
+    envs.push(config.env.find((e) => e.name === "MY_IP")?.value);
+    return runContainer(config);
+  };
+  const options = {
+    runtime,
+    clock,
+    nodeName: "edge-1",
+    hostIP: "192.168.1.10",
+    inputs: () => ({ configMaps: {}, secrets: {}, volumeDirs: {} }),
+    network: () => "edge-net",
+  };
+  const worker = new PodWorker({ ...options, subnet: () => "10.244.1.0/24" });
+  const status = await worker.sync(pod);
+  assert.deepEqual(sandboxes, [["edge-net", "10.244.1.0/24", false]]);
+  assert.deepEqual(envs, [status.podIP]);
+  worker.close();
+  // without a subnet the sandbox starts first, so its address is known for the env
+  const other = testPod({ containers }, "q");
+  other.metadata.uid = "uid-2";
+  const plain = new PodWorker(options);
+  await plain.sync(other);
+  assert.deepEqual(sandboxes.at(-1), ["edge-net", undefined, true]);
+  plain.close();
+});

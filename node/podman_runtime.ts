@@ -40,6 +40,7 @@ import {
   type PodmanPsContainer,
   sandboxStatus,
 } from "./_podman_parse.ts";
+import { IpPool } from "./_ip_pool.ts";
 import {
   busyboxProbeArgs,
   busyboxProbeOutcome,
@@ -111,6 +112,8 @@ type KnownPod = Pick<PodmanPod, "Name" | "Labels"> & Partial<Pick<PodmanPod, "Id
   infra?: string;
   /** ids of every container in the pod but the infra, when all are known */
   containers?: Set<string>;
+  /** when this runtime made it (pods it only listed have `Created`) */
+  madeAt?: Date;
 };
 
 /** A pod's state from its inspected infra container and containers (the infra is not one). */
@@ -142,6 +145,17 @@ export class PodmanRuntime implements ContainerRuntime {
    * forgets the image, and the retry looks again.
    */
   readonly #present = new Set<string>();
+  /** image → its id (`sha256:…`), for the status of a container just started */
+  readonly #imageIds = new Map<string, string>();
+  /** address pools of the pod networks sandboxes join, by network and subnet */
+  readonly #pools = new Map<string, Promise<IpPool>>();
+  /** the pools made so far, for giving addresses back */
+  readonly #poolsMade = new Set<IpPool>();
+  /**
+   * Containers started by `runContainer` since their pod was last inspected, by pod uid: the
+   * next `observePod` of a pod whose containers are all here answers without podman.
+   */
+  readonly #fresh = new Map<string, Map<string, ContainerStatus>>();
 
   constructor(options: PodmanRuntimeOptions) {
     this.#podman = options.podmanPath ?? "podman";
@@ -179,19 +193,25 @@ export class PodmanRuntime implements ContainerRuntime {
       throw new RuntimeError("ErrImagePull", `Failed to pull image "${image}": ${why}`);
     }
     this.#present.add(image);
+    const id = pulled.stdout.trim().split("\n").at(-1) ?? "";
+    if (/^[0-9a-f]{64}$/.test(id)) this.#imageIds.set(image, `sha256:${id}`);
     return true;
   }
 
+  /** Whether `image` is present (`image inspect`, which gives its id too). */
   async #imageExists(image: string): Promise<boolean> {
-    const exists = await this.#run(["image", "exists", image]);
-    if (exists.code !== 0 && exists.code !== 1) {
+    const found = await this.#run(["image", "inspect", "--format", "{{.Id}}", "--", image]);
+    if (found.code !== 0) {
+      if (/image not known|no such image/i.test(found.stderr)) return false;
       throw new RuntimeError(
         "RuntimeError",
-        `Cannot look up image "${image}": ${errorText(exists)}`,
+        `Cannot look up image "${image}": ${errorText(found)}`,
       );
     }
-    if (exists.code === 0) this.#present.add(image);
-    return exists.code === 0;
+    this.#present.add(image);
+    const id = found.stdout.trim();
+    if (/^[0-9a-f]{64}$/.test(id)) this.#imageIds.set(image, `sha256:${id}`);
+    return true;
   }
 
   async listImages(): Promise<Array<{ names: string[]; sizeBytes: number }>> {
@@ -208,10 +228,24 @@ export class PodmanRuntime implements ContainerRuntime {
     // Creating first saves a lookup in the usual case (the agent asks only for sandboxes it did
     // not list); when the sandbox exists, its fixed name makes `pod create` fail and we adopt it.
     validateSandboxConfig(config);
-    const created = await this.#run(podCreateArgs(config));
+    const pool = await this.#poolOf(config);
+    const ip = pool?.allocate(config.podUid);
+    if (pool && ip === undefined) {
+      throw new RuntimeError(
+        "RuntimeError",
+        `Cannot create sandbox for pod ${config.podNamespace}/${config.podName}: no free ` +
+          `address left in ${config.subnet}`,
+      );
+    }
+    const created = await this.#run(podCreateArgs(config, ip));
     if (created.code !== 0) {
+      pool?.release(config.podUid);
       const existing = await this.#podOf(config.podUid);
-      if (existing) return await this.#startInfra(existing);
+      if (existing) {
+        const held = existing.Labels?.[LABELS.podIp];
+        if (held) pool?.hold(config.podUid, held);
+        return await this.#startInfra(existing);
+      }
       throw this.#error(
         "RuntimeError",
         `Cannot create sandbox for pod ${config.podNamespace}/${config.podName}`,
@@ -219,26 +253,33 @@ export class PodmanRuntime implements ContainerRuntime {
       );
     }
     const id = created.stdout.trim();
+    const madeAt = new Date();
     this.#known.set(config.podUid, {
       Id: id,
       Name: sandboxName(config),
-      Labels: sandboxLabels(config),
+      Labels: sandboxLabels(config, ip),
       infra: infraName(config),
       containers: new Set(),
+      madeAt,
     });
     if (!config.startNow) {
-      // podman starts the infra container with the pod's first container
+      // podman starts the infra container with the pod's first container; a fixed address is
+      // known already
       return {
         id,
         podUid: config.podUid,
         podName: config.podName,
         podNamespace: config.podNamespace,
-        ip: "",
+        ip: ip ?? "",
         state: "notready",
-        createdAt: new Date(),
+        createdAt: madeAt,
       };
     }
-    await this.#podmanOk(["pod", "start", id], `Cannot start sandbox ${sandboxName(config)}`);
+    const started = await this.#run(["pod", "start", id]);
+    if (started.code !== 0) {
+      await this.#addressTaken(config.podUid, started.stderr);
+      throw this.#error("RuntimeError", `Cannot start sandbox ${sandboxName(config)}`, started);
+    }
     const pod = await this.#podOf(config.podUid);
     if (!pod) {
       throw new RuntimeError("RuntimeError", `Sandbox ${sandboxName(config)} vanished after start`);
@@ -270,6 +311,29 @@ export class PodmanRuntime implements ContainerRuntime {
    */
   async observePod(node: string, podUid: string): Promise<PodState> {
     const known = this.#known.get(podUid);
+    const fresh = this.#fresh.get(podUid);
+    this.#fresh.delete(podUid);
+    const ip = known?.Labels?.[LABELS.podIp];
+    if (
+      fresh && ip && known?.Id && known.madeAt && known.containers &&
+      known.containers.size > 0 && [...known.containers].every((id) => fresh.has(id)) &&
+      known.Labels?.[LABELS.node] === node
+    ) {
+      // made here with a fixed address, and every container started since: nothing to ask
+      const labels = known.Labels;
+      return {
+        sandbox: {
+          id: known.Id,
+          podUid,
+          podName: labels[LABELS.podName] ?? "",
+          podNamespace: labels[LABELS.podNamespace] ?? "",
+          ip,
+          state: "ready",
+          createdAt: known.madeAt,
+        },
+        containers: [...fresh.values()].sort(byAttempt),
+      };
+    }
     if (known?.Id && known.infra && known.containers && known.Labels?.[LABELS.node] === node) {
       const inspected = await this.#inspect([known.infra, ...known.containers]);
       const infra = inspected.find((i) => i.Id === known.infra || i.Name === known.infra);
@@ -297,11 +361,68 @@ export class PodmanRuntime implements ContainerRuntime {
   async removeSandbox(podUid: string): Promise<void> {
     const pods = await this.#pods(`label=${LABELS.podUid}=${podUid}`);
     this.#known.delete(podUid);
-    if (pods.length === 0) return;
-    await this.#podmanOk(
-      ["pod", "rm", "--force", "--ignore", "--time", "0", ...pods.map((p) => p.Id)],
-      `Cannot remove sandbox of pod ${podUid}`,
-    );
+    this.#fresh.delete(podUid);
+    if (pods.length > 0) {
+      await this.#podmanOk(
+        ["pod", "rm", "--force", "--ignore", "--time", "0", ...pods.map((p) => p.Id)],
+        `Cannot remove sandbox of pod ${podUid}`,
+      );
+    }
+    for (const pool of this.#poolsMade) pool.release(podUid);
+  }
+
+  /**
+   * The address pool of the sandbox's network, seeded once from every sandbox of the node
+   * (running ones' addresses, and the fixed address each was given); undefined when the
+   * sandbox gets no fixed address (host network, podman's default network, no subnet).
+   */
+  async #poolOf(config: SandboxConfig): Promise<IpPool | undefined> {
+    if (config.hostNetwork || config.network === undefined || config.subnet === undefined) {
+      return undefined;
+    }
+    const key = `${config.network} ${config.subnet}`;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      const subnet = config.subnet;
+      pool = (async () => {
+        const made = IpPool.of(subnet);
+        if (!made) throw new RuntimeError("RuntimeError", `invalid pod subnet "${subnet}"`);
+        const state = await this.listNodeState(config.node);
+        for (const sandbox of state.sandboxes) {
+          if (sandbox.ip) made.hold(sandbox.podUid, sandbox.ip);
+        }
+        for (const [uid, known] of this.#known) {
+          const fixed = known.Labels?.[LABELS.podIp];
+          if (fixed) made.hold(uid, fixed);
+        }
+        this.#poolsMade.add(made);
+        return made;
+      })();
+      this.#pools.set(key, pool);
+      pool.catch(() => this.#pools.delete(key));
+    }
+    return await pool;
+  }
+
+  /**
+   * Whether podman refused to start a sandbox because its fixed address is taken (by a
+   * container this runtime did not place): that address is marked used and the sandbox
+   * removed, so the pod's next sandbox gets another.
+   */
+  async #addressTaken(podUid: string, stderr: string): Promise<boolean> {
+    const taken = /requested ip address (\S+) is already allocated/.exec(stderr)?.[1];
+    if (!taken) return false;
+    for (const pool of this.#poolsMade) {
+      pool.release(podUid);
+      pool.hold("", taken);
+    }
+    const known = this.#known.get(podUid);
+    this.#known.delete(podUid);
+    this.#fresh.delete(podUid);
+    if (known?.Name) {
+      await this.#run(["pod", "rm", "--force", "--ignore", "--time", "0", known.Name]);
+    }
+    return true;
   }
 
   async createContainer(config: ContainerConfig): Promise<string> {
@@ -309,6 +430,32 @@ export class PodmanRuntime implements ContainerRuntime {
     const result = await this.#run(args);
     if (result.code !== 0) throw this.#createFailed(config, result);
     return this.#made(config.podUid, result.stdout.trim());
+  }
+
+  /**
+   * Notes a container `podman run` started: until its pod is next inspected, its status is
+   * what the run said (running since now). A container that exits at once shows at the next
+   * look, as kubelet's relist would.
+   */
+  #noteStarted(config: ContainerConfig, id: string): void {
+    const imageId = this.#imageIds.get(config.image);
+    if (!imageId || !/^[0-9a-f]{64}$/.test(id)) return;
+    const now = new Date();
+    let fresh = this.#fresh.get(config.podUid);
+    if (!fresh) this.#fresh.set(config.podUid, fresh = new Map());
+    fresh.set(id, {
+      id,
+      podUid: config.podUid,
+      name: config.name,
+      kind: config.kind,
+      attempt: config.attempt,
+      specHash: config.specHash,
+      image: config.image,
+      imageId,
+      state: "running",
+      createdAt: now,
+      startedAt: now,
+    });
   }
 
   /** Notes a container made in the pod's sandbox; returns its id. */
@@ -321,7 +468,12 @@ export class PodmanRuntime implements ContainerRuntime {
     const [, ...rest] = await this.#containerArgs(config);
     const result = await this.#run(["run", "--detach", ...rest]);
     if (result.code === 0) {
-      return this.#made(config.podUid, result.stdout.trim().split("\n").at(-1) ?? "");
+      const id = this.#made(config.podUid, result.stdout.trim().split("\n").at(-1) ?? "");
+      this.#noteStarted(config, id);
+      return id;
+    }
+    if (await this.#addressTaken(config.podUid, result.stderr)) {
+      throw this.#error("RunContainerError", "Cannot start container", result);
     }
     // Made but not started (a bad command, a mount runc refuses), or not made at all? podman
     // exits 125 for both; a container by our name tells, unless the name was taken before.

@@ -617,3 +617,94 @@ Deno.test("PodmanRuntime refuses runAsNonRoot when the image runs as root", asyn
     assert.equal((await runtime.listContainers(podUid)).find((c) => c.id === id)?.state, "running");
   });
 });
+
+Deno.test("PodmanRuntime gives sandboxes on a subnet fixed addresses and reads a fresh start without podman", async () => {
+  const third = 100 + Math.floor(Math.random() * 100);
+  const subnet = `10.251.${third}.0/24`;
+  const network = `edge-ipam-${crypto.randomUUID().slice(0, 8)}`;
+  await new Deno.Command("podman", {
+    args: ["network", "create", "--subnet", subnet, network],
+    env: { CONTAINERS_CONF: configPath },
+    stdout: "null",
+  }).output();
+  const calls = `${dir}/ipam-calls.txt`;
+  const wrapper = `${dir}/podman-ipam-noting`;
+  await Deno.writeTextFile(
+    wrapper,
+    `#!/bin/sh\necho "$1 $2" >> '${calls}'\nexec podman "$@"\n`,
+    { mode: 0o755 },
+  );
+  await Deno.writeTextFile(calls, "");
+  const noting = new PodmanRuntime({ configPath, podmanPath: wrapper });
+  const callsSince = async (from: number) =>
+    (await Deno.readTextFile(calls)).trim().split("\n").filter((l) => l).slice(from);
+  const first = sandboxConfig("ipam-a", { network, subnet });
+  const second = sandboxConfig("ipam-b", { network, subnet });
+  const third3 = sandboxConfig("ipam-c", { network, subnet });
+  const foreign = `ipam-foreign-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await noting.ensureImage(IMAGE, "Never"); // as the worker does before a start
+    const made = await noting.createSandbox(first);
+    assert.equal(made.ip, `10.251.${third}.2`, "known before the sandbox runs");
+    const a = await noting.runContainer(containerConfig(first.podUid, "a"));
+    const b = await noting.runContainer(containerConfig(first.podUid, "b"));
+    const before = (await callsSince(0)).length;
+    const fresh = await noting.observePod(node, first.podUid);
+    assert.deepEqual(await callsSince(before), [], "a fresh start is read without podman");
+    assert.deepEqual(fresh.containers.map((c) => [c.id, c.state]), [[a, "running"], [
+      b,
+      "running",
+    ]]);
+    assert.equal(fresh.sandbox?.ip, made.ip);
+    assert.equal(fresh.sandbox?.state, "ready");
+    // the next look asks podman, and podman agrees
+    const inspected = await noting.observePod(node, first.podUid);
+    assert.deepEqual(await callsSince(before), ["container inspect"]);
+    assert.equal(inspected.sandbox?.ip, made.ip);
+    assert.deepEqual(
+      inspected.containers.map((c) => [c.id, c.state, c.imageId, c.image]),
+      fresh.containers.map((c) => [c.id, c.state, c.imageId, c.image]),
+    );
+    // a runtime started afresh (an agent restart) learns the addresses in use from the node
+    const restarted = new PodmanRuntime({ configPath });
+    await restarted.ensureImage(IMAGE, "Never");
+    assert.equal((await restarted.createSandbox(second)).ip, `10.251.${third}.3`);
+    // an address taken behind its back: the sandbox is dropped, and the next one gets another
+    const next = `10.251.${third}.4`;
+    const raw = await new Deno.Command("podman", {
+      args: ["pod", "create", "--name", foreign, "--network", network, "--ip", next],
+      env: { CONTAINERS_CONF: configPath },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(raw.success, new TextDecoder().decode(raw.stderr));
+    await new Deno.Command("podman", {
+      args: ["pod", "start", foreign],
+      env: { CONTAINERS_CONF: configPath },
+      stdout: "null",
+    }).output();
+    assert.equal((await restarted.createSandbox(third3)).ip, next);
+    await assert.rejects(
+      restarted.runContainer(containerConfig(third3.podUid, "a")),
+      (e) => e instanceof RuntimeError && /already allocated/.test(e.message),
+    );
+    const again = await restarted.createSandbox(third3);
+    assert.equal(again.ip, `10.251.${third}.5`);
+    await restarted.runContainer(containerConfig(third3.podUid, "a"));
+    const seen = await restarted.observePod(node, third3.podUid);
+    assert.equal(seen.sandbox?.ip, again.ip);
+    assert.equal(seen.containers[0]?.state, "running");
+  } finally {
+    for (const c of [first, second, third3]) await runtime.removeSandbox(c.podUid);
+    await new Deno.Command("podman", {
+      args: ["pod", "rm", "-f", "-t", "0", "--ignore", foreign],
+      env: { CONTAINERS_CONF: configPath },
+      stdout: "null",
+    }).output();
+    await new Deno.Command("podman", {
+      args: ["network", "rm", "-f", network],
+      env: { CONTAINERS_CONF: configPath },
+      stdout: "null",
+    }).output();
+  }
+});

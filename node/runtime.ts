@@ -31,6 +31,8 @@ export const LABELS = {
   attempt: "io.edge.container.attempt",
   /** hash of the container spec it was made from (a changed spec means replace) */
   specHash: "io.edge.container.spec-hash",
+  /** the fixed address a sandbox was given on its network (`pod create --ip`) */
+  podIp: "io.edge.pod.ip",
 } as const;
 
 /** Why the runtime failed, in the terms kubelet reports as container waiting reasons. */
@@ -67,6 +69,11 @@ export interface SandboxConfig {
    * runtime's default network. Ignored for a host-network sandbox.
    */
   network?: string;
+  /**
+   * the subnet of `network` (the node's podCIDR, gateway its first address): the runtime gives
+   * the sandbox a fixed address from it, so its IP is known as soon as it is made
+   */
+  subnet?: string;
   /** resolv.conf for the pod: nameservers, search domains, options */
   dns?: { nameservers: string[]; searches: string[]; options: string[] };
   /** host port mappings from containers' `ports[].hostPort` */

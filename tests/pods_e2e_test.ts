@@ -506,6 +506,48 @@ spec:
       );
 
       await t.step(
+        "a sandbox gets a fixed address from the node's podCIDR: status.podIP in env matches it",
+        async () => {
+          const pod = `
+apiVersion: v1
+kind: Pod
+metadata: {name: myip}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    env: [{name: MY_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
+    command: [sh, -c, 'echo "$MY_IP"; ip=$(hostname -i 2>/dev/null); echo "$ip"']
+`;
+          assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: pod })).code, 0);
+          const done = await until("myip to finish", async () => {
+            const p = await getPod(c, "myip");
+            return p.status.phase === "Succeeded" ? p : undefined;
+          });
+          const node = JSON.parse(
+            (await c.kubectl(["get", "node", c.nodeName, "-o", "json"])).stdout,
+          );
+          const cidr = node.spec.podCIDR as string;
+          const ip = done.status.podIP ?? "";
+          assert.ok(ip.startsWith(cidr.split(".").slice(0, 3).join(".") + "."), `${ip} in ${cidr}`);
+          const logs = (await c.kubectl(["logs", "myip"])).stdout.trim().split("\n");
+          assert.equal(logs[0], ip, "the env saw the pod's IP");
+          const labels = await podman([
+            "pod",
+            "ps",
+            "--filter",
+            `label=io.edge.pod.uid=${done.metadata.uid}`,
+            "--format",
+            '{{index .Labels "io.edge.pod.ip"}}',
+          ]);
+          assert.equal(labels.trim(), ip);
+          assert.equal((await c.kubectl(["delete", "pod", "myip", "--wait=true"])).code, 0);
+        },
+      );
+
+      await t.step(
         "sysctls, shareProcessNamespace, hostPID and hostIPC reach podman; unsafe sysctls are refused",
         async () => {
           const pods = `
@@ -629,6 +671,7 @@ spec:
           "sysctls",
           "hostns",
           "unsafe",
+          "myip",
         ]
       ) {
         await c.kubectl([
