@@ -178,6 +178,8 @@ export class Agent {
   readonly #provisionerEvents: EventRecorder;
   /** by pod uid: the volume each claim of the pod was mounted from (kept while it runs) */
   readonly #mounted = new Map<string, Record<string, KubeObject>>();
+  /** pod uid → its volume directories already given to its fsGroup (see prepareVolumes) */
+  readonly #owned = new Map<string, Set<string>>();
   readonly #claimLookup: ClaimLookup = {
     claim: (namespace, name) => this.#claims.get(namespace, name),
     volume: (name) => this.#volumes.get("", name),
@@ -616,6 +618,7 @@ export class Agent {
     this.#workers.delete(uid);
     this.#reported.delete(uid);
     this.#mounted.delete(uid);
+    this.#owned.delete(uid);
     this.#cache.delete(["pod", uid]).catch(() => {});
     (async () => {
       if (entry && !entry.worker.terminated) await entry.worker.terminate(pod);
@@ -647,6 +650,7 @@ export class Agent {
       const entry = this.#workers.get(sandbox.podUid);
       this.#workers.delete(sandbox.podUid);
       this.#mounted.delete(sandbox.podUid);
+      this.#owned.delete(sandbox.podUid);
       entry?.worker.close();
       await this.#runtime.removeSandbox(sandbox.podUid);
       await removePodDir(this.#o.dataDir, sandbox.podUid);
@@ -723,9 +727,13 @@ export class Agent {
       }
     }
     const claims = this.#claimVolumes(pod);
+    const uid = pod.metadata.uid!;
+    let owned = this.#owned.get(uid);
+    if (!owned) this.#owned.set(uid, owned = new Set());
     const volumeDirs = await prepareVolumes(this.#o.dataDir, pod, {
       configMaps,
       secrets,
+      owned,
       ...(claims ? { claims } : {}),
     });
     const inputs: PodInputs = {

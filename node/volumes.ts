@@ -35,6 +35,13 @@ export interface VolumeSources {
   secrets: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** the bound PersistentVolume of each of the pod's claims, by claim name */
   claims?: Readonly<Record<string, KubeObject>>;
+  /**
+   * emptyDir and `local` directories already given to the pod's fsGroup: kubelet does that
+   * once per mount of a pod's volume, not at every container start, so a later call skips
+   * them (and adds those it does). configMap and secret files, written anew each time, are
+   * always given again.
+   */
+  owned?: Set<string>;
 }
 
 /** Where {@linkcode resolveClaims} looks claims and volumes up (the agent's caches). */
@@ -190,13 +197,18 @@ export async function prepareVolumes(
   const own = async (dir: string, readOnly: boolean) => {
     if (fsGroup !== undefined) await setVolumeOwnership(dir, fsGroup, readOnly, policy);
   };
+  const ownOnce = async (dir: string) => {
+    if (fsGroup === undefined || sources.owned?.has(dir)) return;
+    await own(dir, false);
+    sources.owned?.add(dir);
+  };
   for (const v of Array.isArray(spec.volumes) ? spec.volumes : []) {
     if (!isPlainObject(v) || typeof v.name !== "string") continue;
     const dir = `${base}/${v.name}`;
     if (isPlainObject(v.emptyDir)) {
       await Deno.mkdir(dir, { recursive: true, mode: 0o777 });
       await Deno.chmod(dir, 0o777);
-      await own(dir, false);
+      await ownOnce(dir);
       dirs[v.name] = dir;
     } else if (isPlainObject(v.hostPath) && typeof v.hostPath.path === "string") {
       await prepareHostPath(v.hostPath.path, v.hostPath.type);
@@ -209,7 +221,7 @@ export async function prepareVolumes(
       }
       dirs[v.name] = await prepareClaimVolume(volume);
       const local = isPlainObject(volume.spec) && isPlainObject(volume.spec.local);
-      if (local && v.persistentVolumeClaim.readOnly !== true) await own(dirs[v.name]!, false);
+      if (local && v.persistentVolumeClaim.readOnly !== true) await ownOnce(dirs[v.name]!);
     } else if (isPlainObject(v.configMap)) {
       const data = sources.configMaps[String(v.configMap.name)];
       if (!data) continue;

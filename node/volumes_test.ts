@@ -245,6 +245,35 @@ Deno.test("prepareVolumes() gives emptyDir, configMap and secret volumes to the 
   });
 });
 
+Deno.test("prepareVolumes() gives an emptyDir to the fsGroup once per pod, configMap files every time", async () => {
+  await withDir(async (dir) => {
+    const pod = testPod({
+      securityContext: { fsGroup: 2000 },
+      containers: [{ name: "c", image: "busybox:1.36" }],
+      volumes: [
+        { name: "scratch", emptyDir: {} },
+        { name: "cfg", configMap: { name: "app", defaultMode: 0o600 } },
+      ],
+    });
+    const owned = new Set<string>();
+    const sources = { configMaps: { app: { "a.conf": "x" } }, secrets: {}, owned };
+    const dirs = await prepareVolumes(dir, pod, sources);
+    assert.deepEqual([...owned], [dirs.scratch]);
+    // what a container wrote since keeps the group it was given, and is not walked again
+    const written = `${dirs.scratch}/big`;
+    await Deno.writeTextFile(written, "x", { mode: 0o600 });
+    await Deno.chown(written, null, 0);
+    await prepareVolumes(dir, pod, sources);
+    assert.equal((await Deno.stat(written)).gid, 0, "the emptyDir was not walked again");
+    const file = await Deno.stat(`${dirs.cfg}/a.conf`);
+    assert.equal(file.gid, 2000);
+    assert.equal(file.mode! & 0o777, 0o640, "the rewritten configMap file is given again");
+    // another pod (or the same after its volumes went) is walked
+    await prepareVolumes(dir, pod, { ...sources, owned: new Set() });
+    assert.equal((await Deno.stat(written)).gid, 2000);
+  });
+});
+
 Deno.test("setVolumeOwnership() walks the tree, skips symlinks, and honours OnRootMismatch", async () => {
   await withDir(async (dir) => {
     const vol = `${dir}/vol`;
