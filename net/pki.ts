@@ -1,6 +1,8 @@
 /**
  * TLS material for a server: a CA and a serving certificate signed by it, made on first start in
- * a directory with Debian's `openssl` (argument arrays, no shell).
+ * a directory with Debian's `openssl` (argument arrays, no shell). Each start makes the serving
+ * certificate again when the hosts it names changed, and either one again when it is within
+ * 30 days of its end (a new CA brings a new serving certificate).
  *
  * The API server keeps its own in `<data dir>/pki`: Kubernetes clients only send bearer tokens
  * over TLS, so the API is always served over HTTPS, and the kubeconfig carries the CA as
@@ -64,6 +66,19 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
+/** Certificates this close to their end are made again when the pki is next ensured. */
+export const RENEW_BEFORE_SECONDS = 30 * 24 * 3600;
+
+/** Whether the certificate in `file` ends within `seconds` (or cannot be read as one). */
+async function endsWithin(file: string, seconds: number): Promise<boolean> {
+  const out = await new Deno.Command("openssl", {
+    args: ["x509", "-checkend", String(seconds), "-noout", "-in", file],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return !out.success;
+}
+
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await Deno.readTextFile(path);
@@ -92,7 +107,8 @@ export async function ensureServingPki(
   const sans = [...new Set(hosts.map(sanEntry).filter((s): s is string => s !== undefined))].sort();
   const wanted = sans.join(",");
 
-  if (await readIfExists(`${dir}/ca.crt`) === undefined) {
+  const haveCa = await readIfExists(`${dir}/ca.crt`) !== undefined;
+  if (!haveCa || await endsWithin(`${dir}/ca.crt`, RENEW_BEFORE_SECONDS)) {
     await openssl([
       "req",
       "-x509",
@@ -115,7 +131,10 @@ export async function ensureServingPki(
 
   const haveHosts = (await readIfExists(`${dir}/server.hosts`))?.trim();
   const haveCert = await readIfExists(`${dir}/server.crt`);
-  if (haveCert === undefined || haveHosts !== wanted) {
+  if (
+    haveCert === undefined || haveHosts !== wanted ||
+    await endsWithin(`${dir}/server.crt`, RENEW_BEFORE_SECONDS)
+  ) {
     await Deno.writeTextFile(
       `${dir}/server.ext`,
       [
