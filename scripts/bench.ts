@@ -65,6 +65,7 @@ import {
   volumeStartRows,
 } from "./_bench_storage.ts";
 import { formatMs, markdownTable, percentile, type Row } from "./_bench_stats.ts";
+import { cleanupNode } from "../node/cleanup.ts";
 import { LABELS } from "../node/runtime.ts";
 
 /** The parts of the run `--only=` can pick. */
@@ -767,6 +768,9 @@ async function measureAgent(run: Run, nodeName: string): Promise<void> {
     throw new Error(`${withServerLog(cluster, error).message}${agentLog}`);
   } finally {
     await agent?.stop();
+    // the agent ran as on a gateway, its service proxy too: its table goes with it
+    const cleaned = await cleanupNode();
+    for (const error of cleaned.errors) log(`clean-up: ${error}`);
   }
 }
 
