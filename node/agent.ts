@@ -66,6 +66,7 @@ import { Reflector } from "./reflector.ts";
 import { NodeHeartbeat } from "./registration.ts";
 import { type ContainerRuntime, RuntimeError } from "./runtime.ts";
 import { serviceEnvVars } from "./service_env.ts";
+import { appArmorAdmission, appArmorEnabled } from "./security.ts";
 import { SysctlAllowlist } from "./sysctls.ts";
 import {
   type ClaimLookup,
@@ -153,6 +154,8 @@ export class Agent {
   readonly #o: AgentOptions;
   readonly #clock: Clock;
   readonly #sysctls: SysctlAllowlist;
+  /** whether this host enforces AppArmor (read at start) */
+  #appArmor = false;
   readonly #client: ApiClient;
   readonly #events: EventRecorder;
   readonly #workers = new Map<string, { worker: PodWorker; pod: KubeObject }>();
@@ -278,6 +281,7 @@ export class Agent {
   async start(): Promise<void> {
     const dir = this.#o.dataDir;
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    this.#appArmor = await appArmorEnabled();
     let runtime = this.#o.runtime;
     if (!runtime) {
       await PodmanRuntime.writeContainersConf(`${dir}/containers.conf`);
@@ -568,8 +572,9 @@ export class Agent {
         security: {
           seccompDefault: this.#o.seccompDefault === true,
           seccompDir: absolute(`${this.#o.dataDir}/seccomp`),
+          appArmor: this.#appArmor,
         },
-        admit: (p) => this.#sysctls.admit(p),
+        admit: (p) => this.#sysctls.admit(p) ?? appArmorAdmission(p, this.#appArmor),
         onStatus: (status) => this.#afterSync(uid, status),
         events: this.#events.record,
         ...(this.#o.relistMs ? { relistMs: this.#o.relistMs } : {}),

@@ -52,6 +52,11 @@ export interface ContainerSecurity {
   /** capability names without `CAP_`, upper case; `ALL` allowed */
   capAdd?: string[];
   capDrop?: string[];
+  /**
+   * the AppArmor profile, on a node that enforces AppArmor: `unconfined` or a loaded
+   * profile's name; undefined: the runtime's default profile (Kubernetes' RuntimeDefault)
+   */
+  appArmor?: string;
 }
 
 /** The node's side of the seccomp rules. */
@@ -60,10 +65,74 @@ export interface SecurityDefaults {
   seccompDefault: boolean;
   /** where Localhost profiles are (`<data dir>/seccomp`) */
   seccompDir: string;
+  /** whether this host enforces AppArmor ({@linkcode appArmorEnabled}) */
+  appArmor?: boolean;
 }
 
 /** Without the agent's rules: Kubernetes' default (Unconfined); Localhost profiles refused. */
 export const NO_SECURITY_DEFAULTS: SecurityDefaults = { seccompDefault: false, seccompDir: "" };
+
+/** The prefix of the deprecated per-container AppArmor annotation, still honoured by kubelet. */
+const APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/";
+
+/** Whether this host enforces AppArmor, as kubelet asks (`/sys/module/apparmor/…/enabled`). */
+export async function appArmorEnabled(
+  read: (path: string) => Promise<string> = Deno.readTextFile,
+): Promise<boolean> {
+  try {
+    return (await read("/sys/module/apparmor/parameters/enabled")).trim() === "Y";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A container's AppArmor profile as kubelet reads it: its own `appArmorProfile`, else the
+ * deprecated annotation, else the pod's; undefined when none names one (RuntimeDefault).
+ */
+function appArmorOf(
+  pod: KubeObject,
+  container: { name: string; securityContext?: ContainerSecurityContext | undefined },
+): ProfileRef | undefined {
+  const own = container.securityContext?.appArmorProfile;
+  if (own) return own;
+  const annotation = pod.metadata.annotations?.[`${APPARMOR_ANNOTATION}${container.name}`];
+  if (annotation !== undefined) {
+    if (annotation === "unconfined") return { type: "Unconfined" };
+    if (annotation === "runtime/default") return { type: "RuntimeDefault" };
+    if (annotation.startsWith("localhost/")) {
+      return { type: "Localhost", localhostProfile: annotation.slice("localhost/".length) };
+    }
+    return { type: annotation };
+  }
+  return podContext(pod).appArmorProfile;
+}
+
+/**
+ * kubelet's AppArmor admission: a pod (not yet running) that asks for a profile other than
+ * Unconfined, for any container, is refused on a host that does not enforce AppArmor, or when
+ * a Localhost profile has no name. Undefined: admitted.
+ */
+export function appArmorAdmission(
+  pod: KubeObject,
+  hostEnabled: boolean,
+): { reason: string; message: string } | undefined {
+  const spec = pod.spec as PodSpecValue;
+  const containers = [...(spec.initContainers ?? []), ...spec.containers];
+  const profiles = containers.map((c) => appArmorOf(pod, c)).filter((p) => p !== undefined);
+  if (!profiles.some((p) => p.type !== "Unconfined")) return undefined;
+  const refuse = (why: string) => ({
+    reason: "AppArmor",
+    message: `Cannot enforce AppArmor: ${why}`,
+  });
+  if (!hostEnabled) return refuse("AppArmor is not enabled on the host");
+  for (const p of profiles) {
+    if (p.type === "Localhost" && !(p.localhostProfile ?? "").trim()) {
+      return refuse(`invalid empty AppArmor profile name: ${JSON.stringify(p)}`);
+    }
+  }
+  return undefined;
+}
 
 type ProfileRef = { type?: string; localhostProfile?: string | undefined };
 /** A container's `securityContext`, as the API stored it. */
@@ -161,6 +230,16 @@ export function containerSecurity(
   if (podSc.fsGroup !== undefined && !groups.includes(podSc.fsGroup)) groups.push(podSc.fsGroup);
   if (groups.length > 0) security.supplementalGroups = groups;
   if (privileged) security.privileged = true;
+  const appArmor = defaults.appArmor && !privileged ? appArmorOf(pod, container) : undefined;
+  if (appArmor?.type === "Unconfined") security.appArmor = "unconfined";
+  else if (appArmor?.type === "Localhost") {
+    const name = appArmor.localhostProfile?.trim() ?? "";
+    // it becomes `--security-opt apparmor=NAME`, where `,` or `=` would be read as more options
+    if (!/^[A-Za-z0-9._/:+-]{1,255}$/.test(name)) {
+      throw configError(`container ${container.name}: invalid AppArmor profile name "${name}"`);
+    }
+    security.appArmor = name;
+  }
   if (sc.readOnlyRootFilesystem) security.readOnlyRootFilesystem = true;
   if (sc.allowPrivilegeEscalation === false) {
     if (privileged) {
@@ -208,6 +287,7 @@ export function securityArgs(security: ContainerSecurity): string[] {
   if (security.privileged) args.push("--privileged");
   if (security.readOnlyRootFilesystem) args.push("--read-only", "--read-only-tmpfs=false");
   if (security.noNewPrivileges) args.push("--security-opt", "no-new-privileges");
+  if (security.appArmor) args.push("--security-opt", `apparmor=${security.appArmor}`);
   for (const cap of security.capAdd ?? []) args.push("--cap-add", cap);
   for (const cap of security.capDrop ?? []) args.push("--cap-drop", cap);
   return args;

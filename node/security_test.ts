@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import type { KubeObject } from "../storage/object.ts";
 import { RuntimeError } from "./runtime.ts";
 import {
+  appArmorAdmission,
+  appArmorEnabled,
   containerSecurity,
   nonRootViolation,
   sandboxSeccomp,
@@ -186,4 +188,79 @@ Deno.test("nonRootViolation() follows kubelet: root, no user and names are refus
   assert.match(nonRootViolation("nobody", "p", "c") ?? "", /non-numeric user \(nobody\)/);
   assert.equal(nonRootViolation("1000", "p", "c"), undefined);
   assert.equal(nonRootViolation("65534:65534", "p", "c"), undefined);
+});
+
+Deno.test("appArmorAdmission() refuses a profile other than Unconfined where AppArmor is off", () => {
+  const withAnnotation = (value: string): KubeObject => ({
+    ...pod(),
+    metadata: {
+      name: "web",
+      namespace: "prod",
+      uid: "u-1",
+      annotations: { "container.apparmor.security.beta.kubernetes.io/app": value },
+    },
+  });
+  assert.equal(
+    appArmorAdmission(pod(), false),
+    undefined,
+    "none named: RuntimeDefault, not required",
+  );
+  assert.equal(
+    appArmorAdmission(pod({ appArmorProfile: { type: "Unconfined" } }), false),
+    undefined,
+  );
+  assert.equal(appArmorAdmission(withAnnotation("unconfined"), false), undefined);
+  const refusal = {
+    reason: "AppArmor",
+    message: "Cannot enforce AppArmor: AppArmor is not enabled on the host",
+  };
+  assert.deepEqual(
+    appArmorAdmission(pod({ appArmorProfile: { type: "RuntimeDefault" } }), false),
+    refusal,
+  );
+  assert.deepEqual(appArmorAdmission(withAnnotation("localhost/k8s-deny-write"), false), refusal);
+  assert.equal(appArmorAdmission(withAnnotation("localhost/k8s-deny-write"), true), undefined);
+  assert.match(
+    appArmorAdmission(withAnnotation("localhost/ "), true)?.message ?? "",
+    /^Cannot enforce AppArmor: invalid empty AppArmor profile name/,
+  );
+});
+
+Deno.test("containerSecurity() passes AppArmor profiles on a host that enforces it", () => {
+  const enforcing: SecurityDefaults = { ...NODE, appArmor: true };
+  const localhost = pod({ appArmorProfile: { type: "Localhost", localhostProfile: "k8s-x" } });
+  assert.equal(containerSecurity(localhost, { name: "app" }, NODE).appArmor, undefined);
+  const security = containerSecurity(localhost, { name: "app" }, enforcing);
+  assert.equal(security.appArmor, "k8s-x");
+  assert.deepEqual(securityArgs(security).slice(-2), ["--security-opt", "apparmor=k8s-x"]);
+  const own = containerSecurity(localhost, {
+    name: "app",
+    securityContext: { appArmorProfile: { type: "Unconfined" } },
+  }, enforcing);
+  assert.equal(own.appArmor, "unconfined", "the container's profile wins");
+  assert.equal(
+    containerSecurity(
+      pod({ appArmorProfile: { type: "RuntimeDefault" } }),
+      { name: "app" },
+      enforcing,
+    )
+      .appArmor,
+    undefined,
+    "RuntimeDefault is podman's own default profile",
+  );
+  refused(
+    () =>
+      containerSecurity(
+        pod({ appArmorProfile: { type: "Localhost", localhostProfile: "a,b=c" } }),
+        { name: "app" },
+        enforcing,
+      ),
+    /invalid AppArmor profile name "a,b=c"/,
+  );
+});
+
+Deno.test("appArmorEnabled() reads the kernel's switch, as kubelet", async () => {
+  assert.equal(await appArmorEnabled(() => Promise.resolve("Y\n")), true);
+  assert.equal(await appArmorEnabled(() => Promise.resolve("N\n")), false);
+  assert.equal(await appArmorEnabled(() => Promise.reject(new Deno.errors.NotFound())), false);
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { buildImage, e2eOptions, IMAGE, podman, until } from "./_e2e.ts";
 import { type Cluster, startCluster } from "./_harness.ts";
+import { appArmorEnabled } from "../node/security.ts";
 
 interface PodView {
   metadata: { uid: string; name: string };
@@ -506,6 +507,44 @@ spec:
       );
 
       await t.step(
+        "an AppArmor profile is refused as kubelet refuses it where the host does not enforce AppArmor",
+        async () => {
+          const pod = `
+apiVersion: v1
+kind: Pod
+metadata: {name: apparmor}
+spec:
+  restartPolicy: Never
+  securityContext: {appArmorProfile: {type: RuntimeDefault}}
+  containers:
+  - {name: c, image: ${IMAGE}, imagePullPolicy: Never, command: [cat, /proc/self/attr/current]}
+`;
+          assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: pod })).code, 0);
+          if (await appArmorEnabled()) {
+            // a host that enforces it: podman's default profile confines the container
+            await until("apparmor to finish", async () => {
+              const p = await getPod(c, "apparmor");
+              return p.status.phase === "Succeeded" ? p : undefined;
+            });
+            const logs = await c.kubectl(["logs", "apparmor"]);
+            assert.doesNotMatch(logs.stdout, /unconfined/);
+          } else {
+            const refused = await until("apparmor to be rejected", async () => {
+              const p = await getPod(c, "apparmor");
+              return p.status.phase === "Failed" ? p : undefined;
+            });
+            const status = refused.status as { reason?: string; message?: string };
+            assert.equal(status.reason, "AppArmor");
+            assert.equal(
+              status.message,
+              "Pod was rejected: Cannot enforce AppArmor: AppArmor is not enabled on the host",
+            );
+          }
+          assert.equal((await c.kubectl(["delete", "pod", "apparmor", "--wait=true"])).code, 0);
+        },
+      );
+
+      await t.step(
         "a sandbox gets a fixed address from the node's podCIDR: status.podIP in env matches it",
         async () => {
           const pod = `
@@ -672,6 +711,7 @@ spec:
           "hostns",
           "unsafe",
           "myip",
+          "apparmor",
         ]
       ) {
         await c.kubectl([
