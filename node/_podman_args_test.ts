@@ -37,17 +37,19 @@ Deno.test("podCreateArgs() names the pod by namespace, name and uid and maps dns
   );
 });
 
+/** A sandbox of pod prod/web on node edge-1, nothing more. */
+const SANDBOX = {
+  podUid: "0123456789ab",
+  podName: "web",
+  podNamespace: "prod",
+  node: "edge-1",
+  hostname: "web",
+  hostNetwork: false,
+  portMappings: [],
+};
+
 Deno.test("podCreateArgs() joins the pod network unless the pod uses the host's", () => {
-  const config = {
-    podUid: "0123456789ab",
-    podName: "web",
-    podNamespace: "prod",
-    node: "edge-1",
-    hostname: "web",
-    hostNetwork: false,
-    network: "edge-0123456789ab",
-    portMappings: [],
-  };
+  const config = { ...SANDBOX, network: "edge-0123456789ab" };
   const network = (args: string[]) => args[args.indexOf("--network") + 1];
   assert.equal(network(podCreateArgs(config)), "edge-0123456789ab");
   assert.equal(network(podCreateArgs({ ...config, hostNetwork: true })), "host");
@@ -58,15 +60,7 @@ Deno.test("podCreateArgs() joins the pod network unless the pod uses the host's"
 });
 
 Deno.test("podCreateArgs() sets sysctls and the namespaces the pod's containers share", () => {
-  const config = {
-    podUid: "0123456789ab",
-    podName: "web",
-    podNamespace: "prod",
-    node: "edge-1",
-    hostname: "web",
-    hostNetwork: false,
-    portMappings: [],
-  };
+  const config = SANDBOX;
   const after = (args: string[], flag: string) =>
     args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
   assert.ok(!podCreateArgs(config).includes("--share"));

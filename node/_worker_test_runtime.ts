@@ -18,6 +18,7 @@ import {
   RuntimeError,
   type SandboxConfig,
   type SandboxStatus,
+  statusIdentity,
 } from "./runtime.ts";
 
 interface Instance {
@@ -109,13 +110,7 @@ export class TestRuntime implements ContainerRuntime {
     this.containers.set(id, {
       config,
       status: {
-        id,
-        podUid: config.podUid,
-        name: config.name,
-        kind: config.kind,
-        attempt: config.attempt,
-        specHash: config.specHash,
-        image: config.image,
+        ...statusIdentity(config, id),
         imageId: "sha256:feed",
         state: "created",
         createdAt: new Date(this.clock.now()),

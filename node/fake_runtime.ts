@@ -43,6 +43,7 @@ import {
   type RuntimeErrorReason,
   type SandboxConfig,
   type SandboxStatus,
+  statusIdentity,
 } from "./runtime.ts";
 
 /** What a fake container does once started. */
@@ -331,13 +332,7 @@ export class FakeRuntime implements ContainerRuntime {
         log: [],
         followers: new Set(),
         status: {
-          id,
-          podUid: config.podUid,
-          name: config.name,
-          kind: config.kind,
-          attempt: config.attempt,
-          specHash: config.specHash,
-          image: config.image,
+          ...statusIdentity(config, id),
           imageId: imageId(config.image),
           state: "created",
           createdAt: new Date(this.clock.now()),

@@ -6,7 +6,7 @@ import { testPod } from "./_worker_test_pod.ts";
 import type { PodStatus } from "./pod_status.ts";
 import { FakeRuntime } from "./fake_runtime.ts";
 import { deletionGraceSeconds, PodWorker, type VolumesNotReady } from "./pod_worker.ts";
-import { RuntimeError } from "./runtime.ts";
+import { RuntimeError, type SandboxConfig } from "./runtime.ts";
 
 const T0 = Date.parse("2024-01-01T00:00:00Z");
 
@@ -857,22 +857,40 @@ Deno.test("PodWorker reports a failed preStop hook and stops the container anywa
   );
 });
 
-Deno.test("PodWorker refuses a new pod admit() rejects: Failed, kubelet's reason, nothing runs", async () => {
-  const pod = testPod({
-    containers: [app("web")],
-    securityContext: { sysctls: [{ name: "kernel.msgmax", value: "65536" }] },
-  });
+/**
+ * A FakeRuntime with busybox:1.36 present, the worker options every test passes, and the
+ * sandbox configs it is asked to make (`seen` picks what to keep of each).
+ */
+function fakeNode(seen: (config: SandboxConfig) => unknown = () => undefined) {
   const clock = new FakeClock(T0);
   const runtime = new FakeRuntime(clock);
   runtime.images.add("busybox:1.36");
-  const events: string[] = [];
-  const asked: string[] = [];
-  const worker = new PodWorker({
+  const sandboxes: unknown[] = [];
+  const createSandbox = runtime.createSandbox.bind(runtime);
+  runtime.createSandbox = (config) => {
+    sandboxes.push(seen(config));
+    return createSandbox(config);
+  };
+  const options = {
     runtime,
     clock,
     nodeName: "edge-1",
     hostIP: "192.168.1.10",
     inputs: () => ({ configMaps: {}, secrets: {}, volumeDirs: {} }),
+  };
+  return { clock, runtime, options, sandboxes };
+}
+
+Deno.test("PodWorker refuses a new pod admit() rejects: Failed, kubelet's reason, nothing runs", async () => {
+  const pod = testPod({
+    containers: [app("web")],
+    securityContext: { sysctls: [{ name: "kernel.msgmax", value: "65536" }] },
+  });
+  const { clock, runtime, options } = fakeNode();
+  const events: string[] = [];
+  const asked: string[] = [];
+  const worker = new PodWorker({
+    ...options,
     events: (_p, reason, type, message) => events.push(`${type} ${reason}: ${message}`),
     admit: (p) => {
       asked.push(p.metadata.name ?? "");
@@ -910,30 +928,19 @@ Deno.test("PodWorker asks admit() only of pods no node has started, and passes n
     hostIPC: true,
     securityContext: { sysctls: [{ name: "net/ipv4/tcp_syncookies", value: "1" }] },
   });
-  const clock = new FakeClock(T0);
-  const runtime = new FakeRuntime(clock);
-  runtime.images.add("busybox:1.36");
-  const sandboxes: unknown[] = [];
-  const createSandbox = runtime.createSandbox.bind(runtime);
-  runtime.createSandbox = (config) => {
-    sandboxes.push({ sysctls: config.sysctls, sharePid: config.sharePid, hostIPC: config.hostIPC });
-    return createSandbox(config);
-  };
+  const { options, sandboxes } = fakeNode((config) => ({
+    sysctls: config.sysctls,
+    sharePid: config.sharePid,
+    hostIPC: config.hostIPC,
+  }));
   let asked = 0;
-  const options = {
-    runtime,
-    clock,
-    nodeName: "edge-1",
-    hostIP: "192.168.1.10",
-    inputs: () => ({ configMaps: {}, secrets: {}, volumeDirs: {} }),
-    admit: () => {
-      asked++;
-      return { reason: "SysctlForbidden", message: "no" };
-    },
+  const admit = () => {
+    asked++;
+    return { reason: "SysctlForbidden", message: "no" };
   };
   // a pod some agent already started (it has a startTime) is not asked again, as after a restart
   const started = { ...pod, status: { phase: "Running", startTime: "2024-01-01T00:00:00Z" } };
-  const worker = new PodWorker(options);
+  const worker = new PodWorker({ ...options, admit });
   const status = await worker.sync(started);
   assert.equal(asked, 0);
   assert.equal(status.phase, "Running");
@@ -950,29 +957,18 @@ Deno.test("PodWorker asks a sandbox with a subnet for a fixed address instead of
     env: [{ name: "MY_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }],
   })];
   const pod = testPod({ containers });
-  const clock = new FakeClock(T0);
-  const runtime = new FakeRuntime(clock);
-  runtime.images.add("busybox:1.36");
-  const sandboxes: unknown[] = [];
+  const { runtime, options: base, sandboxes } = fakeNode((config) => [
+    config.network,
+    config.subnet,
+    config.startNow,
+  ]);
   const envs: unknown[] = [];
-  const createSandbox = runtime.createSandbox.bind(runtime);
-  runtime.createSandbox = (config) => {
-    sandboxes.push([config.network, config.subnet, config.startNow]);
-    return createSandbox(config);
-  };
   const runContainer = runtime.runContainer.bind(runtime);
   runtime.runContainer = (config) => {
     envs.push(config.env.find((e) => e.name === "MY_IP")?.value);
     return runContainer(config);
   };
-  const options = {
-    runtime,
-    clock,
-    nodeName: "edge-1",
-    hostIP: "192.168.1.10",
-    inputs: () => ({ configMaps: {}, secrets: {}, volumeDirs: {} }),
-    network: () => "edge-net",
-  };
+  const options = { ...base, network: () => "edge-net" };
   const worker = new PodWorker({ ...options, subnet: () => "10.244.1.0/24" });
   const status = await worker.sync(pod);
   assert.deepEqual(sandboxes, [["edge-net", "10.244.1.0/24", false]]);

@@ -70,6 +70,7 @@ import {
   type RuntimeErrorReason,
   type SandboxConfig,
   type SandboxStatus,
+  statusIdentity,
 } from "./runtime.ts";
 
 /**
@@ -444,13 +445,7 @@ export class PodmanRuntime implements ContainerRuntime {
     let fresh = this.#fresh.get(config.podUid);
     if (!fresh) this.#fresh.set(config.podUid, fresh = new Map());
     fresh.set(id, {
-      id,
-      podUid: config.podUid,
-      name: config.name,
-      kind: config.kind,
-      attempt: config.attempt,
-      specHash: config.specHash,
-      image: config.image,
+      ...statusIdentity(config, id),
       imageId,
       state: "running",
       createdAt: now,

@@ -163,6 +163,22 @@ export interface ContainerConfig {
   hostIPC?: boolean;
 }
 
+/** The fields of a container's status that its config fixes: what it is and where from. */
+export function statusIdentity(
+  config: ContainerConfig,
+  id: string,
+): Pick<ContainerStatus, "id" | "podUid" | "name" | "kind" | "attempt" | "specHash" | "image"> {
+  return {
+    id,
+    podUid: config.podUid,
+    name: config.name,
+    kind: config.kind,
+    attempt: config.attempt,
+    specHash: config.specHash,
+    image: config.image,
+  };
+}
+
 /** A container as the runtime sees it. */
 export interface ContainerStatus {
   /** full runtime id (64 hex for podman); Kubernetes shows it as `podman://<id>` */
