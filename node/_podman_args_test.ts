@@ -59,6 +59,19 @@ Deno.test("podCreateArgs() joins the pod network unless the pod uses the host's"
   }
 });
 
+Deno.test("podCreateArgs() gives a sandbox on a network its fixed address, and labels it", () => {
+  const config = { ...SANDBOX, network: "edge-0123456789ab", subnet: "10.244.1.0/24" };
+  const args = podCreateArgs(config, "10.244.1.7");
+  assert.deepEqual(args.slice(args.indexOf("--network"), args.indexOf("--network") + 4), [
+    ...["--network", "edge-0123456789ab", "--ip", "10.244.1.7"],
+  ]);
+  assert.ok(args.includes(`${LABELS.podIp}=10.244.1.7`));
+  assert.ok(!podCreateArgs({ ...config, hostNetwork: true }, "10.244.1.7").includes("--ip"));
+  for (const bad of ["10.244.1", "-x", "10.244.1.7 --privileged", "fd00::1"]) {
+    assert.throws(() => podCreateArgs(config, bad), RuntimeError, bad);
+  }
+});
+
 Deno.test("podCreateArgs() sets sysctls and the namespaces the pod's containers share", () => {
   const config = SANDBOX;
   const after = (args: string[], flag: string) =>
