@@ -91,6 +91,9 @@ export function podCreateArgs(config: SandboxConfig, ip?: string): string[] {
       args.push("--ip", ip);
     }
   }
+  for (const { ip, hostnames } of config.hostAliases ?? []) {
+    for (const name of hostnames) args.push("--add-host", `${name}:${ip}`);
+  }
   for (const server of config.dns?.nameservers ?? []) args.push("--dns", server);
   for (const search of config.dns?.searches ?? []) args.push("--dns-search", search);
   for (const option of config.dns?.options ?? []) args.push("--dns-opt", option);

@@ -72,6 +72,26 @@ Deno.test("podCreateArgs() gives a sandbox on a network its fixed address, and l
   }
 });
 
+Deno.test("podCreateArgs() adds the pod's host aliases to its /etc/hosts", () => {
+  const config = {
+    ...SANDBOX,
+    hostAliases: [{ ip: "10.0.0.5", hostnames: ["db", "db.local"] }, {
+      ip: "fd00::7",
+      hostnames: ["v6"],
+    }],
+  };
+  const args = podCreateArgs(config);
+  assert.deepEqual(args.flatMap((a, i) => (a === "--add-host" ? [args[i + 1]] : [])), [
+    "db:10.0.0.5",
+    "db.local:10.0.0.5",
+    "v6:fd00::7",
+  ]);
+  validateSandboxConfig(config);
+  for (const bad of [{ ip: "10.0.0.5", hostnames: ["a b"] }, { ip: "x:y", hostnames: ["db"] }]) {
+    assert.throws(() => validateSandboxConfig({ ...SANDBOX, hostAliases: [bad] }), RuntimeError);
+  }
+});
+
 Deno.test("podCreateArgs() sets sysctls and the namespaces the pod's containers share", () => {
   const config = SANDBOX;
   const after = (args: string[], flag: string) =>

@@ -130,9 +130,20 @@ export function validateContainerConfig(config: ContainerConfig): void {
 /**
  * Refuses a sandbox config whose sysctls podman would misread: a name that is not a sysctl
  * name (the API checks this; a pod from an older store might not have been), or a value with
- * a newline or NUL. Throws a RuntimeError, as a sandbox podman refuses does.
+ * a newline or NUL, or a host alias that is not an address and DNS names. Throws a RuntimeError,
+ * as a sandbox podman refuses does.
  */
 export function validateSandboxConfig(config: SandboxConfig): void {
+  for (const { ip, hostnames } of config.hostAliases ?? []) {
+    const names = hostnames.every((n) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(n));
+    if (!/^[0-9a-fA-F:.]+$/.test(ip) || !names) {
+      throw new RuntimeError(
+        "RuntimeError",
+        `Cannot create sandbox for pod ${config.podNamespace}/${config.podName}: invalid host ` +
+          `alias ${JSON.stringify({ ip, hostnames })}`,
+      );
+    }
+  }
   for (const { name, value } of config.sysctls ?? []) {
     if (!isValidSysctlName(name) || /[\0\n]/.test(value)) {
       throw new RuntimeError(

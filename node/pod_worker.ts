@@ -537,6 +537,10 @@ export class PodWorker {
       config.sysctls = sysctls.map(({ name, value }) => ({ name: sysctlDotted(name), value }));
     }
     if (spec.shareProcessNamespace === true) config.sharePid = true;
+    const aliases = (spec.hostAliases ?? []).filter((a) => (a.hostnames ?? []).length > 0);
+    if (aliases.length > 0) {
+      config.hostAliases = aliases.map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] }));
+    }
     if (spec.hostIPC === true) config.hostIPC = true;
     const dns = this.#options.dns?.(pod);
     if (dns) config.dns = dns;

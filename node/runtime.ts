@@ -76,6 +76,8 @@ export interface SandboxConfig {
   subnet?: string;
   /** resolv.conf for the pod: nameservers, search domains, options */
   dns?: { nameservers: string[]; searches: string[]; options: string[] };
+  /** extra /etc/hosts entries (spec.hostAliases) */
+  hostAliases?: Array<{ ip: string; hostnames: string[] }>;
   /** host port mappings from containers' `ports[].hostPort` */
   portMappings: Array<{ hostPort: number; containerPort: number; protocol: "TCP" | "UDP" }>;
   /**

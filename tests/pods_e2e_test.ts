@@ -545,7 +545,7 @@ spec:
       );
 
       await t.step(
-        "a sandbox gets a fixed address from the node's podCIDR: status.podIP in env matches it",
+        "a sandbox gets a fixed address from the node's podCIDR (env status.podIP matches) and its hostAliases",
         async () => {
           const pod = `
 apiVersion: v1
@@ -553,12 +553,13 @@ kind: Pod
 metadata: {name: myip}
 spec:
   restartPolicy: Never
+  hostAliases: [{ip: 10.0.0.5, hostnames: [db.local]}]
   containers:
   - name: c
     image: ${IMAGE}
     imagePullPolicy: Never
     env: [{name: MY_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
-    command: [sh, -c, 'echo "$MY_IP"; ip=$(hostname -i 2>/dev/null); echo "$ip"']
+    command: [sh, -c, 'echo "$MY_IP"; grep db.local /etc/hosts']
 `;
           assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: pod })).code, 0);
           const done = await until("myip to finish", async () => {
@@ -573,6 +574,7 @@ spec:
           assert.ok(ip.startsWith(cidr.split(".").slice(0, 3).join(".") + "."), `${ip} in ${cidr}`);
           const logs = (await c.kubectl(["logs", "myip"])).stdout.trim().split("\n");
           assert.equal(logs[0], ip, "the env saw the pod's IP");
+          assert.match(logs[1] ?? "", /^10\.0\.0\.5\s+db\.local$/);
           const labels = await podman([
             "pod",
             "ps",

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isIP } from "node:net";
 import { z } from "zod";
 import { isPlainObject } from "../object.ts";
 import { invalidValue, notSupportedValue, requiredValue, type StatusCause } from "../status.ts";
@@ -909,6 +910,23 @@ export function validatePodSpec(spec: PodSpecValue, path: string, forPod: boolea
         dns1123SubdomainErrors(spec.serviceAccountName),
       ),
     );
+  }
+  for (const [i, alias] of (spec.hostAliases ?? []).entries()) {
+    const ap = `${path}.hostAliases[${i}]`;
+    if (isIP(alias.ip) === 0) {
+      causes.push(
+        invalidValue(
+          `${ap}.ip`,
+          alias.ip,
+          "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+        ),
+      );
+    }
+    for (const [j, hostname] of (alias.hostnames ?? []).entries()) {
+      causes.push(
+        ...causesFor(`${ap}.hostnames[${j}]`, hostname, dns1123SubdomainErrors(hostname)),
+      );
+    }
   }
   if (spec.dnsPolicy === "None" && spec.dnsConfig === undefined) {
     causes.push(

@@ -884,3 +884,28 @@ Deno.test("pods update: a gated pod's node affinity may be set or narrowed, neve
   assert.equal(ungated[0]![0], "spec");
   assert.match(ungated[0]![1]!, /^Forbidden: pod updates may not change fields other than/);
 });
+
+Deno.test("pods.validate() checks hostAliases: an IP and DNS names", () => {
+  const pod = (hostAliases: unknown) =>
+    base({ hostAliases, containers: [{ name: "c", image: "busybox:1" }] });
+  assert.deepEqual(
+    causes(pod([
+      { ip: "10.0.0.300", hostnames: ["db"] },
+      { ip: "fd00::1", hostnames: ["ok.example", "Bad_Name"] },
+    ])),
+    [
+      [
+        "spec.hostAliases[0].ip",
+        'Invalid value: "10.0.0.300": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)',
+      ],
+      [
+        "spec.hostAliases[1].hostnames[1]",
+        `Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+      ],
+    ],
+  );
+  assert.equal(
+    create(pod([{ ip: "10.0.0.5", hostnames: ["db", "db.local"] }])).spec.hostAliases?.length,
+    1,
+  );
+});
