@@ -77,6 +77,12 @@ import {
 } from "./pod_status.ts";
 import { PodProbes, type ProbeResults } from "./probes.ts";
 import {
+  logTail,
+  prepareTerminationFile,
+  readTerminationFile,
+  terminationFile,
+} from "./termination.ts";
+import {
   type ContainerConfig,
   type ContainerRuntime,
   type ContainerStatus,
@@ -139,6 +145,12 @@ export interface PodWorkerOptions {
   network?: () => string | undefined;
   /** the subnet of that network, from which the runtime gives each sandbox a fixed address */
   subnet?: () => string | undefined;
+  /**
+   * The directory of the pod's termination message files (see node/termination.ts): each
+   * container instance gets one at its `terminationMessagePath`, and what it wrote there is its
+   * terminated state's message. Undefined: no termination messages.
+   */
+  terminationDir?: (pod: KubeObject) => string;
   /** the node's seccomp rules (see node/security.ts); default: Kubernetes' (Unconfined) */
   security?: SecurityDefaults;
   /**
@@ -243,6 +255,8 @@ export class PodWorker {
   #timer: AbortController | undefined;
   #final: PodStatus | undefined;
   #admitted = false;
+  /** container id → its termination message, read once it exited ("" for none) */
+  #messages = new Map<string, string>();
   #seen: { sandbox: SandboxStatus | undefined; containers: ContainerStatus[] } = {
     sandbox: undefined,
     containers: [],
@@ -423,9 +437,50 @@ export class PodWorker {
 
   async #observe(uid: string): Promise<ContainerStatus[]> {
     const { runtime, nodeName } = this.#options;
-    const { sandbox, containers } = await runtime.observePod(nodeName, uid);
-    this.#seen = { sandbox, containers };
+    const observed = await runtime.observePod(nodeName, uid);
+    const containers = await this.#withMessages(observed.containers);
+    this.#seen = { sandbox: observed.sandbox, containers };
     return containers;
+  }
+
+  /**
+   * The exited containers with what they wrote to their termination file added to their message
+   * (or, under FallbackToLogsOnError, after a failure with nothing written, the end of the log),
+   * as kubelet's `getTerminationMessage`. Each is read once.
+   */
+  async #withMessages(containers: ContainerStatus[]): Promise<ContainerStatus[]> {
+    const pod = this.#pod;
+    const dir = pod && this.#options.terminationDir?.(pod);
+    if (!pod || !dir) return containers;
+    const spec = pod.spec as PodSpecValue;
+    const messages = new Map<string, string>();
+    const out: ContainerStatus[] = [];
+    for (const c of containers) {
+      if (c.state !== "exited") {
+        out.push(c);
+        continue;
+      }
+      let message = this.#messages.get(c.id);
+      if (message === undefined) {
+        const all = [...(spec.initContainers ?? []), ...spec.containers];
+        const container = all.find((x) => x.name === c.name);
+        message = container?.terminationMessagePath
+          ? await readTerminationFile(terminationFile(dir, c.name, c.attempt))
+          : "";
+        if (
+          message === "" && container?.terminationMessagePolicy === "FallbackToLogsOnError" &&
+          c.exitCode !== 0
+        ) {
+          message = await logTail(
+            this.#options.runtime.logs(c.id, { follow: false, timestamps: false, tailLines: 80 }),
+          ).catch(() => "");
+        }
+      }
+      messages.set(c.id, message);
+      out.push(message ? { ...c, message: c.message ? `${c.message}: ${message}` : message } : c);
+    }
+    this.#messages = messages;
+    return out;
   }
 
   async #reconcile(pod: KubeObject): Promise<void> {
@@ -785,6 +840,17 @@ export class PodWorker {
         hostIP: this.#options.hostIP,
       });
       await this.#makeSubPaths(pod, c, config, inputs.volumeDirs);
+      const dir = this.#options.terminationDir?.(pod);
+      const path = c.terminationMessagePath;
+      if (dir && path && !config.mounts.some((m) => m.containerPath === path)) {
+        const file = terminationFile(dir, c.name, attempt);
+        await prepareTerminationFile(file);
+        config.mounts.push({
+          hostPath: file,
+          containerPath: path,
+          readOnly: false,
+        });
+      }
     } catch (e) {
       return this.#failedStart(pod, kind, c.name, waitingFrom(e, "CreateContainerConfigError"));
     }

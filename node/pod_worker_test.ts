@@ -982,3 +982,47 @@ Deno.test("PodWorker asks a sandbox with a subnet for a fixed address instead of
   assert.deepEqual(sandboxes.at(-1), ["edge-net", undefined, true]);
   plain.close();
 });
+
+Deno.test("PodWorker gives each container a termination message file and reports what it wrote", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "edge-termination-" });
+  try {
+    const pod = testPod({
+      restartPolicy: "Never",
+      containers: [
+        app("writes"),
+        app("fails", { terminationMessagePolicy: "FallbackToLogsOnError" }),
+        app("quiet", { terminationMessagePolicy: "FallbackToLogsOnError" }),
+      ],
+    });
+    const { clock, runtime, options } = fakeNode();
+    const worker = new PodWorker({ ...options, terminationDir: () => dir });
+    await worker.sync(pod);
+    const mount = runtime.containerConfig("writes")?.mounts.find((m) =>
+      m.containerPath === "/dev/termination-log"
+    );
+    assert.deepEqual(mount, {
+      hostPath: `${dir}/writes-0`,
+      containerPath: "/dev/termination-log",
+      readOnly: false,
+    });
+    assert.equal((await Deno.stat(`${dir}/writes-0`)).mode! & 0o777, 0o666);
+    // what the containers do before they exit
+    await Deno.writeTextFile(`${dir}/writes-0`, "all 3 shards done\n");
+    for (let i = 0; i < 100; i++) runtime.writeLog("fails", `line ${i}`);
+    runtime.writeLog("quiet", "nothing to see");
+    runtime.exit("writes", 0);
+    runtime.exit("fails", 2);
+    runtime.exit("quiet", 0);
+    await clock.advance(1_000);
+    const status = await worker.sync(pod);
+    const message = (name: string) =>
+      status.containerStatuses?.find((c) => c.name === name)?.state?.terminated?.message;
+    assert.equal(message("writes"), "all 3 shards done\n");
+    const tail = message("fails") ?? "";
+    assert.ok(tail.startsWith("line 20\n") && tail.endsWith("line 99\n"), tail.slice(0, 40));
+    assert.equal(message("quiet"), undefined, "succeeded: no fallback to the log");
+    worker.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -507,6 +507,41 @@ spec:
       );
 
       await t.step(
+        "a container's termination message, or under FallbackToLogsOnError its log, is its terminated message",
+        async () => {
+          const pod = `
+apiVersion: v1
+kind: Pod
+metadata: {name: lastwords}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsUser: 1000}
+  containers:
+  - {name: file, image: ${IMAGE}, imagePullPolicy: Never, command: [sh, -c, "echo all shards done > /dev/termination-log; exit 3"]}
+  - name: logs
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: [sh, -c, "echo cannot open config; exit 2"]
+`;
+          assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: pod })).code, 0);
+          const done = await until("lastwords to fail", async () => {
+            const p = await getPod(c, "lastwords");
+            return p.status.phase === "Failed" ? p : undefined;
+          });
+          const message = (name: string) =>
+            (done.status.containerStatuses?.find((s) => s.name === name)?.state.terminated as
+              | { message?: string }
+              | undefined)?.message;
+          assert.equal(message("file"), "all shards done\n");
+          assert.equal(message("logs"), "cannot open config\n");
+          const described = await c.kubectl(["describe", "pod", "lastwords"]);
+          assert.match(described.stdout, /Message:\s+all shards done/);
+          assert.equal((await c.kubectl(["delete", "pod", "lastwords", "--wait=true"])).code, 0);
+        },
+      );
+
+      await t.step(
         "an AppArmor profile is refused as kubelet refuses it where the host does not enforce AppArmor",
         async () => {
           const pod = `
@@ -714,6 +749,7 @@ spec:
           "unsafe",
           "myip",
           "apparmor",
+          "lastwords",
         ]
       ) {
         await c.kubectl([
