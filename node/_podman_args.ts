@@ -89,6 +89,7 @@ export function podCreateArgs(config: SandboxConfig, ip?: string): string[] {
         throw new RuntimeError("RuntimeError", `invalid sandbox address ${JSON.stringify(ip)}`);
       }
       args.push("--ip", ip);
+      if (config.fqdn !== undefined) args.push("--add-host", `${config.fqdn}:${ip}`);
     }
   }
   for (const { ip, hostnames } of config.hostAliases ?? []) {

@@ -66,6 +66,17 @@ Deno.test("podCreateArgs() gives a sandbox on a network its fixed address, and l
     ...["--network", "edge-0123456789ab", "--ip", "10.244.1.7"],
   ]);
   assert.ok(args.includes(`${LABELS.podIp}=10.244.1.7`));
+  const fqdn = "web.db.prod.svc.cluster.local";
+  const named = podCreateArgs({ ...config, fqdn }, "10.244.1.7");
+  assert.deepEqual(named.slice(named.indexOf("--add-host"), named.indexOf("--add-host") + 2), [
+    "--add-host",
+    `${fqdn}:10.244.1.7`,
+  ]);
+  validateSandboxConfig({ ...config, fqdn });
+  assert.throws(
+    () => validateSandboxConfig({ ...config, hostname: `${"a".repeat(40)}.${"b".repeat(30)}` }),
+    /FQDN a+\.b+ is too long \(64 characters is the max, 71 characters requested\)/,
+  );
   assert.ok(!podCreateArgs({ ...config, hostNetwork: true }, "10.244.1.7").includes("--ip"));
   for (const bad of ["10.244.1", "-x", "10.244.1.7 --privileged", "fd00::1"]) {
     assert.throws(() => podCreateArgs(config, bad), RuntimeError, bad);

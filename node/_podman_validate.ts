@@ -134,6 +134,17 @@ export function validateContainerConfig(config: ContainerConfig): void {
  * as a sandbox podman refuses does.
  */
 export function validateSandboxConfig(config: SandboxConfig): void {
+  // kubelet's limit: the kernel's hostname is at most 64 bytes
+  if (config.hostname.length > 64) {
+    throw new RuntimeError(
+      "RuntimeError",
+      `Failed to construct FQDN from pod hostname and cluster domain, FQDN ${config.hostname} ` +
+        `is too long (64 characters is the max, ${config.hostname.length} characters requested)`,
+    );
+  }
+  if (config.fqdn !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(config.fqdn)) {
+    throw new RuntimeError("RuntimeError", `invalid pod FQDN ${JSON.stringify(config.fqdn)}`);
+  }
   for (const { ip, hostnames } of config.hostAliases ?? []) {
     const names = hostnames.every((n) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(n));
     if (!/^[0-9a-fA-F:.]+$/.test(ip) || !names) {

@@ -569,6 +569,7 @@ export class Agent {
         dns: (p) => this.#podDns(p),
         network: () => this.#nodeNetwork?.podNetwork,
         subnet: () => this.#nodeNetwork?.networkCidr,
+        clusterDomain: () => this.#clusterNetwork.clusterDomain,
         terminationDir: (p) => `${podDir(this.#o.dataDir, p.metadata.uid!)}/termination`,
         security: {
           seccompDefault: this.#o.seccompDefault === true,

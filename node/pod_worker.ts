@@ -145,6 +145,8 @@ export interface PodWorkerOptions {
   network?: () => string | undefined;
   /** the subnet of that network, from which the runtime gives each sandbox a fixed address */
   subnet?: () => string | undefined;
+  /** the cluster's DNS domain (`cluster.local`), for a pod with a subdomain */
+  clusterDomain?: () => string;
   /**
    * The directory of the pod's termination message files (see node/termination.ts): each
    * container instance gets one at its `terminationMessagePath`, and what it wrote there is its
@@ -592,6 +594,12 @@ export class PodWorker {
       config.sysctls = sysctls.map(({ name, value }) => ({ name: sysctlDotted(name), value }));
     }
     if (spec.shareProcessNamespace === true) config.sharePid = true;
+    const domain = this.#options.clusterDomain?.();
+    if (spec.subdomain && domain) {
+      // kubelet's GeneratePodHostNameAndDomain: hostname.subdomain.namespace.svc.domain
+      config.fqdn = `${config.hostname}.${spec.subdomain}.${config.podNamespace}.svc.${domain}`;
+      if (spec.setHostnameAsFQDN === true) config.hostname = config.fqdn;
+    }
     const aliases = (spec.hostAliases ?? []).filter((a) => (a.hostnames ?? []).length > 0);
     if (aliases.length > 0) {
       config.hostAliases = aliases.map((a) => ({ ip: a.ip, hostnames: a.hostnames ?? [] }));

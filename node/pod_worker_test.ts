@@ -1026,3 +1026,21 @@ Deno.test("PodWorker gives each container a termination message file and reports
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("PodWorker names a pod with a subdomain by its FQDN, and as its hostname if asked", async () => {
+  const { options, sandboxes } = fakeNode((config) => [config.hostname, config.fqdn]);
+  const pod = testPod({ subdomain: "db", setHostnameAsFQDN: true, containers: [app("web")] });
+  const worker = new PodWorker({ ...options, clusterDomain: () => "cluster.local" });
+  await worker.sync(pod);
+  assert.deepEqual(sandboxes, [[
+    "p.db.default.svc.cluster.local",
+    "p.db.default.svc.cluster.local",
+  ]]);
+  worker.close();
+  const plain = testPod({ hostname: "h", subdomain: "db", containers: [app("web")] }, "q");
+  plain.metadata.uid = "uid-2";
+  const second = new PodWorker({ ...options, clusterDomain: () => "edge.internal" });
+  await second.sync(plain);
+  assert.deepEqual(sandboxes.at(-1), ["h", "h.db.default.svc.edge.internal"]);
+  second.close();
+});

@@ -76,6 +76,11 @@ export interface SandboxConfig {
   subnet?: string;
   /** resolv.conf for the pod: nameservers, search domains, options */
   dns?: { nameservers: string[]; searches: string[]; options: string[] };
+  /**
+   * the pod's fully qualified name (`hostname.subdomain.namespace.svc.domain`, with
+   * spec.subdomain), written to /etc/hosts for the pod's fixed address
+   */
+  fqdn?: string;
   /** extra /etc/hosts entries (spec.hostAliases) */
   hostAliases?: Array<{ ip: string; hostnames: string[] }>;
   /** host port mappings from containers' `ports[].hostPort` */

@@ -589,12 +589,14 @@ metadata: {name: myip}
 spec:
   restartPolicy: Never
   hostAliases: [{ip: 10.0.0.5, hostnames: [db.local]}]
+  subdomain: web
+  setHostnameAsFQDN: true
   containers:
   - name: c
     image: ${IMAGE}
     imagePullPolicy: Never
     env: [{name: MY_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
-    command: [sh, -c, 'echo "$MY_IP"; grep db.local /etc/hosts']
+    command: [sh, -c, 'echo "$MY_IP"; grep db.local /etc/hosts; hostname; grep svc /etc/hosts']
 `;
           assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: pod })).code, 0);
           const done = await until("myip to finish", async () => {
@@ -610,6 +612,12 @@ spec:
           const logs = (await c.kubectl(["logs", "myip"])).stdout.trim().split("\n");
           assert.equal(logs[0], ip, "the env saw the pod's IP");
           assert.match(logs[1] ?? "", /^10\.0\.0\.5\s+db\.local$/);
+          const fqdn = "myip.web.default.svc.cluster.local";
+          assert.equal(logs[2], fqdn, "setHostnameAsFQDN");
+          assert.ok(
+            logs.slice(3).some((l) => l.split(/\s+/).join(" ") === `${ip} ${fqdn}`),
+            logs.join("\n"),
+          );
           const labels = await podman([
             "pod",
             "ps",
