@@ -19,7 +19,7 @@
 export const SERVING_CA_ANNOTATION = "edge.io/serving-ca";
 
 /** `openssl req` arguments for a new P-256 key, unencrypted, written to the file that follows. */
-const NEW_EC_KEY = [
+const NEW_EC_KEY: readonly string[] = [
   "-newkey",
   "ec",
   "-pkeyopt",
@@ -66,6 +66,53 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
+/**
+ * Makes `dir`'s CA (ca.key, ca.crt) named `name`, valid for `days`. ensureServingPki's step,
+ * exported so a test can make a CA about to end.
+ */
+export async function makeCa(dir: string, name: string, days: number): Promise<void> {
+  await openssl([
+    "req",
+    "-x509",
+    ...NEW_EC_KEY,
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    String(days),
+    "-subj",
+    `/CN=${name}`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ], dir);
+}
+
+/**
+ * Signs `dir`'s server.csr (with server.ext) by its CA into server.crt, valid for `days`.
+ * ensureServingPki's step, exported so a test can make a certificate about to end.
+ */
+export async function signServerCert(dir: string, days: number): Promise<void> {
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.crt",
+    "-days",
+    String(days),
+    "-extfile",
+    "server.ext",
+  ], dir);
+}
+
 /** Certificates this close to their end are made again when the pki is next ensured. */
 export const RENEW_BEFORE_SECONDS = 30 * 24 * 3600;
 
@@ -109,22 +156,7 @@ export async function ensureServingPki(
 
   const haveCa = await readIfExists(`${dir}/ca.crt`) !== undefined;
   if (!haveCa || await endsWithin(`${dir}/ca.crt`, RENEW_BEFORE_SECONDS)) {
-    await openssl([
-      "req",
-      "-x509",
-      ...NEW_EC_KEY,
-      "ca.key",
-      "-out",
-      "ca.crt",
-      "-days",
-      "3650",
-      "-subj",
-      `/CN=${names.ca}`,
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    ], dir);
+    await makeCa(dir, names.ca, 3650);
     await Deno.chmod(`${dir}/ca.key`, 0o600);
     await Deno.remove(`${dir}/server.crt`).catch(() => {});
   }
@@ -155,23 +187,7 @@ export async function ensureServingPki(
       `/CN=${names.server}`,
     ], dir);
     await Deno.chmod(`${dir}/server.key`, 0o600);
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      "server.csr",
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      "server.crt",
-      "-days",
-      "825",
-      "-extfile",
-      "server.ext",
-    ], dir);
+    await signServerCert(dir, 825);
     await Deno.writeTextFile(`${dir}/server.hosts`, wanted + "\n");
   }
   return {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ensureServingPki } from "./pki.ts";
+import { ensureServingPki, makeCa, signServerCert } from "./pki.ts";
 
 async function openssl(args: string[], cwd: string): Promise<void> {
   const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
@@ -18,45 +18,14 @@ Deno.test("ensureServingPki() keeps its certificates, and remakes them for new h
     assert.notEqual(moved.cert, first.cert, "a new host: a new serving certificate");
 
     // a serving certificate a day from its end, signed by the same CA
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      "server.csr",
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-out",
-      "server.crt",
-      "-days",
-      "1",
-      "-extfile",
-      "server.ext",
-    ], dir);
+    await signServerCert(dir, 1);
     const expiring = await Deno.readTextFile(`${dir}/server.crt`);
     const renewed = await ensureServingPki(dir, ["127.0.0.1", "10.0.0.5"]);
     assert.notEqual(renewed.cert, expiring);
     assert.equal(renewed.caCert, first.caCert, "the CA is kept");
 
     // a CA a day from its end: a new CA, and a serving certificate from it
-    await openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.crt",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=old-ca",
-    ], dir);
+    await makeCa(dir, "old-ca", 1);
     const oldCa = await Deno.readTextFile(`${dir}/ca.crt`);
     const fresh = await ensureServingPki(dir, ["127.0.0.1", "10.0.0.5"]);
     assert.notEqual(fresh.caCert, oldCa);

@@ -10,15 +10,21 @@ import {
 import { needsPull, parseImageReference, validateSandboxConfig } from "./_podman_validate.ts";
 import { LABELS, RuntimeError } from "./runtime.ts";
 
+/** A sandbox of pod prod/web on node edge-1, nothing more. */
+const SANDBOX = {
+  podUid: "0123456789ab",
+  podName: "web",
+  podNamespace: "prod",
+  node: "edge-1",
+  hostname: "web",
+  hostNetwork: false,
+  portMappings: [],
+};
+
 Deno.test("podCreateArgs() names the pod by namespace, name and uid and maps dns and ports", () => {
   assert.deepEqual(
     podCreateArgs({
-      podUid: "0123456789ab",
-      podName: "web",
-      podNamespace: "prod",
-      node: "edge-1",
-      hostname: "web",
-      hostNetwork: false,
+      ...SANDBOX,
       dns: {
         nameservers: ["10.96.0.10"],
         searches: ["prod.svc.cluster.local"],
@@ -36,17 +42,6 @@ Deno.test("podCreateArgs() names the pod by namespace, name and uid and maps dns
     ],
   );
 });
-
-/** A sandbox of pod prod/web on node edge-1, nothing more. */
-const SANDBOX = {
-  podUid: "0123456789ab",
-  podName: "web",
-  podNamespace: "prod",
-  node: "edge-1",
-  hostname: "web",
-  hostNetwork: false,
-  portMappings: [],
-};
 
 Deno.test("podCreateArgs() joins the pod network unless the pod uses the host's", () => {
   const config = { ...SANDBOX, network: "edge-0123456789ab" };

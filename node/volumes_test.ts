@@ -218,19 +218,24 @@ Deno.test("makeSubPath() refuses symbolic links and paths that climb out", async
   });
 });
 
+/** A pod of fsGroup 2000 with an emptyDir `scratch` and a configMap `cfg` (mode 0600), and more. */
+function fsGroupPod(...volumes: Array<Record<string, unknown>>) {
+  return testPod({
+    securityContext: { fsGroup: 2000 },
+    containers: [{ name: "c", image: "busybox:1.36" }],
+    volumes: [
+      { name: "scratch", emptyDir: {} },
+      { name: "cfg", configMap: { name: "app", defaultMode: 0o600 } },
+      ...volumes,
+    ],
+  });
+}
+
 Deno.test("prepareVolumes() gives emptyDir, configMap and secret volumes to the fsGroup, not hostPath", async () => {
   await withDir(async (dir) => {
     const host = `${dir}/host`;
     await Deno.mkdir(host);
-    const pod = testPod({
-      securityContext: { fsGroup: 2000 },
-      containers: [{ name: "c", image: "busybox:1.36" }],
-      volumes: [
-        { name: "scratch", emptyDir: {} },
-        { name: "cfg", configMap: { name: "app", defaultMode: 0o600 } },
-        { name: "host", hostPath: { path: host } },
-      ],
-    });
+    const pod = fsGroupPod({ name: "host", hostPath: { path: host } });
     const dirs = await prepareVolumes(dir, pod, {
       configMaps: { app: { "a.conf": "x" } },
       secrets: {},
@@ -247,14 +252,7 @@ Deno.test("prepareVolumes() gives emptyDir, configMap and secret volumes to the 
 
 Deno.test("prepareVolumes() gives an emptyDir to the fsGroup once per pod, configMap files every time", async () => {
   await withDir(async (dir) => {
-    const pod = testPod({
-      securityContext: { fsGroup: 2000 },
-      containers: [{ name: "c", image: "busybox:1.36" }],
-      volumes: [
-        { name: "scratch", emptyDir: {} },
-        { name: "cfg", configMap: { name: "app", defaultMode: 0o600 } },
-      ],
-    });
+    const pod = fsGroupPod();
     const owned = new Set<string>();
     const sources = { configMaps: { app: { "a.conf": "x" } }, secrets: {}, owned };
     const dirs = await prepareVolumes(dir, pod, sources);
