@@ -417,8 +417,10 @@ export async function startAgentProcess(options: {
   caFile: string;
   nodeName: string;
   dataDir: string;
+  /** the deno executable to run it with (default: this one) */
+  deno?: string;
 }): Promise<AgentProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(options.deno ?? Deno.execPath(), {
     args: [
       "run",
       ...AGENT_DENO_FLAGS,

@@ -37,7 +37,7 @@
  * @module
  */
 
-import { type Cluster, sleep, startCluster } from "../tests/_harness.ts";
+import { type Cluster, httpRequest, sleep, startCluster } from "../tests/_harness.ts";
 import { benchCreate, benchRead } from "./_bench_create.ts";
 import {
   type AgentProcess,
@@ -100,6 +100,9 @@ interface Plan {
   idleSeconds: number;
   /** how long the idle agent's RSS is sampled (once a second) after the settle time */
   agentIdleSeconds: number;
+  /** the same for the agent sharing its executable with the server, and for `up` */
+  sharedAgentIdleSeconds: number;
+  upIdleSeconds: number;
   /** replicas of the scale-up on `up` (real podman), and its runs */
   upScaleReplicas: number;
   upScaleRuns: number;
@@ -132,6 +135,8 @@ const FULL: Plan = {
   idlePods: 1_000,
   idleSeconds: 10,
   agentIdleSeconds: 120,
+  sharedAgentIdleSeconds: 30,
+  upIdleSeconds: 20,
   upScaleReplicas: 10,
   upScaleRuns: 2,
   net: {
@@ -172,6 +177,8 @@ const QUICK: Plan = {
   idlePods: 200,
   idleSeconds: 2,
   agentIdleSeconds: 3,
+  sharedAgentIdleSeconds: 2,
+  upIdleSeconds: 2,
   upScaleReplicas: 3,
   upScaleRuns: 1,
   net: {
@@ -200,16 +207,53 @@ const STORAGE_NAMESPACE = "bench-storage";
 /** Namespace of the scale benchmark's Deployments on `up`. */
 const SCALE_NAMESPACE = "bench-scale";
 
-/** VmRSS of a process in MiB, from /proc/PID/status. */
-async function rssMiB(pid: number): Promise<number> {
+/** VmRSS, RssAnon and RssFile of a process in MiB, from /proc/PID/status. */
+async function memoryMiB(pid: number): Promise<{ rss: number; anon: number; file: number }> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  if (!match) throw new Error(`/proc/${pid}/status has no VmRSS line`);
-  return Number(match[1]) / 1024;
+  const field = (name: string) => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status);
+    if (!match) throw new Error(`/proc/${pid}/status has no ${name} line`);
+    return Number(match[1]) / 1024;
+  };
+  return { rss: field("VmRSS"), anon: field("RssAnon"), file: field("RssFile") };
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  return (await memoryMiB(pid)).rss;
 }
 
 function rssRow(benchmark: string, setting: string, mib: number): Row {
   return { benchmark, setting, result: `${mib.toFixed(1)} MiB`, p50: "", p99: "" };
+}
+
+/**
+ * An idle process's RSS, read once a second for `seconds`: the median and the highest, with the
+ * split of the last reading into its own memory (RssAnon) and pages of files (RssFile, mostly the
+ * deno executable). RSS moves: Lease renewals fault pages in, V8's occasional major GC gives
+ * memory back, and the agent pages out its start-up pages 2 s after it is ready.
+ */
+async function idleRssRow(
+  benchmark: string,
+  pid: number,
+  seconds: number,
+  from: string,
+): Promise<Row> {
+  const samples: number[] = [];
+  let last = await memoryMiB(pid);
+  for (let i = 0; i < seconds; i++) {
+    await sleep(1_000);
+    last = await memoryMiB(pid);
+    samples.push(last.rss);
+  }
+  return {
+    benchmark,
+    setting: `every 1 s for ${seconds} s, from ${from}`,
+    result: `median ${percentile(samples, 50).toFixed(1)} MiB, max ${
+      Math.max(...samples).toFixed(1)
+    } MiB (last: anon ${last.anon.toFixed(1)}, file ${last.file.toFixed(1)})`,
+    p50: "",
+    p99: "",
+  };
 }
 
 /** Creates a namespace for one benchmark, so runs do not see each other's objects. */
@@ -515,7 +559,12 @@ async function measureOnUp(cluster: Cluster, run: Run): Promise<void> {
   const { plan, rows, notes } = run;
   await sleep(plan.settleMs);
   rows.push(
-    rssRow("RSS, idle `up`", `${plan.settleMs / 1000} s after ready`, await rssMiB(cluster.pid)),
+    await idleRssRow(
+      "RSS, idle `up`",
+      cluster.pid,
+      plan.upIdleSeconds,
+      `${plan.settleMs / 1000} s after ready`,
+    ),
   );
 
   if (plan.parts.has("pods")) await measurePodStarts(cluster, run);
@@ -699,43 +748,60 @@ async function measureStorage(run: Run): Promise<void> {
 /**
  * The agent on its own: `mod.ts server` plus a separate `mod.ts agent` process, whose RSS is
  * read idle and after it has run the same pod starts.
+ *
+ * Two agents, one after the other. The first runs from the same deno executable as the server
+ * (and this script): the kernel shares those pages between the processes, and the agent cannot
+ * page out what the others map too. The second runs from a copy of the executable, as on an edge
+ * box whose control plane is elsewhere and where the agent is the only Deno process; it then runs
+ * the pod starts.
  */
 async function measureAgent(run: Run, nodeName: string): Promise<void> {
   const { plan, rows } = run;
   log("starting mod.ts server on 127.0.0.1:0 and a separate mod.ts agent");
   await using cluster = await startCluster({ mode: "server" });
-  run.nodes.add(nodeName);
+  const access = {
+    server: cluster.url,
+    token: cluster.token,
+    caFile: `${cluster.dataDir}/pki/ca.crt`,
+  };
   let agent: AgentProcess | undefined;
   try {
-    agent = await startAgentProcess({
-      server: cluster.url,
-      token: cluster.token,
-      caFile: `${cluster.dataDir}/pki/ca.crt`,
-      nodeName,
-      dataDir: `${run.dir}/agent`,
-    });
+    const shared = `${nodeName}-shared`;
+    run.nodes.add(shared);
+    agent = await startAgentProcess({ ...access, nodeName: shared, dataDir: `${run.dir}/shared` });
+    await waitNodeReady(cluster.endpoint, shared, POD_TIMEOUT_MS);
+    await sleep(plan.settleMs);
+    log(`sampling the idle agent's RSS for ${plan.sharedAgentIdleSeconds} s (shared executable)`);
+    rows.push(
+      await idleRssRow(
+        "RSS, idle `agent`, deno shared with `server`",
+        agent.pid,
+        plan.sharedAgentIdleSeconds,
+        `${plan.settleMs / 1000} s after Ready`,
+      ),
+    );
+    await agent.stop();
+    agent = undefined;
+    // no pod of the benchmark may be scheduled to it while it still looks Ready
+    const deleted = await httpRequest(cluster.endpoint, "DELETE", `/api/v1/nodes/${shared}`);
+    if (deleted.status !== 200) throw new Error(`DELETE node ${shared}: ${deleted.status}`);
+
+    const deno = `${run.dir}/deno`;
+    await Deno.copyFile(Deno.execPath(), deno);
+    await Deno.chmod(deno, 0o755);
+    run.nodes.add(nodeName);
+    agent = await startAgentProcess({ ...access, nodeName, dataDir: `${run.dir}/agent`, deno });
     await waitNodeReady(cluster.endpoint, nodeName, POD_TIMEOUT_MS);
     await sleep(plan.settleMs);
+    log(`sampling the idle agent's RSS for ${plan.agentIdleSeconds} s (own executable)`);
     rows.push(
-      rssRow("RSS, idle `agent`", `${plan.settleMs / 1000} s after Ready`, await rssMiB(agent.pid)),
+      await idleRssRow(
+        "RSS, idle `agent`, own deno",
+        agent.pid,
+        plan.agentIdleSeconds,
+        `${plan.settleMs / 1000} s after Ready`,
+      ),
     );
-    // It renews its Lease every 10 s and V8 collects only now and then, so RSS grows in steps
-    // and drops at a major GC: the median and the highest of a longer idle stretch.
-    log(`sampling the idle agent's RSS for ${plan.agentIdleSeconds} s`);
-    const samples: number[] = [];
-    for (let i = 0; i < plan.agentIdleSeconds; i++) {
-      await sleep(1_000);
-      samples.push(await rssMiB(agent.pid));
-    }
-    rows.push({
-      benchmark: "RSS, idle `agent`, sampled",
-      setting: `every 1 s for ${plan.agentIdleSeconds} s more`,
-      result: `median ${percentile(samples, 50).toFixed(1)} MiB, max ${
-        Math.max(...samples).toFixed(1)
-      } MiB`,
-      p50: "",
-      p99: "",
-    });
 
     await createNamespace(cluster, POD_NAMESPACE);
     log(`pod starts: ${plan.podStarts} (+${plan.podWarmup} warm-up) via server + agent`);
