@@ -272,6 +272,18 @@ export class Agent {
     return this.#classes;
   }
 
+  /**
+   * The watch of this node's pods: the last resourceVersion seen (kept in the local cache for
+   * the next start) and how many times it has listed them. An agent restarted with a kept
+   * resourceVersion resumes the watch there and lists only if the server has compacted it.
+   */
+  get podsWatch(): { resourceVersion: string; lists: number } {
+    return {
+      resourceVersion: this.#reflector?.resourceVersion ?? "",
+      lists: this.#reflector?.lists ?? 0,
+    };
+  }
+
   /** The podman network new sandboxes join, undefined while it is not ready. */
   get podNetwork(): string | undefined {
     return this.#nodeNetwork?.podNetwork;

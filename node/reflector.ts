@@ -41,6 +41,7 @@ export class Reflector {
   readonly #abort = new AbortController();
   #resourceVersion = "";
   #connected = false;
+  #lists = 0;
   #done: Promise<void> | undefined;
 
   constructor(options: ReflectorOptions) {
@@ -55,6 +56,11 @@ export class Reflector {
   /** The last resourceVersion seen (list or event); "" before the first list. */
   get resourceVersion(): string {
     return this.#resourceVersion;
+  }
+
+  /** How many lists it has made: 0 while a resumed watch has never needed one. */
+  get lists(): number {
+    return this.#lists;
   }
 
   /** Whether the last list/watch attempt reached the server. */
@@ -118,6 +124,7 @@ export class Reflector {
 
   async #relist(): Promise<void> {
     const list = await this.#options.client.list(this.#options.path, this.#options.query ?? {});
+    this.#lists++;
     this.#connected = true;
     const seen = new Set<string>();
     for (const obj of list.items) {
