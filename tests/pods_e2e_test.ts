@@ -27,7 +27,7 @@ interface PodView {
       containerID?: string;
       ready: boolean;
       restartCount: number;
-      state: Record<string, { reason?: string; exitCode?: number }>;
+      state: Record<string, { reason?: string; exitCode?: number; message?: string }>;
       lastState: Record<string, { exitCode?: number; reason?: string }>;
     }>;
   };
@@ -46,6 +46,21 @@ function podReady(c: Cluster, name: string): Promise<PodView> {
     const ready = p.status.conditions?.find((x) => x.type === "Ready");
     return ready?.status === "True" ? p : undefined;
   });
+}
+
+/**
+ * `kubectl logs -f` (or `ctl logs -f`) of hello's client, which prints a line a second: the
+ * first `count` lines, all but the first of which arrived after the request.
+ */
+async function followLines(c: Cluster, tool: "kubectl" | "ctl", count: number): Promise<string[]> {
+  const args = ["logs", "-f", "hello", "-c", "client", "--tail=1"];
+  const child = tool === "kubectl" ? c.spawnKubectl(args) : c.spawnCtl(args);
+  try {
+    await child.waitFor(new RegExp(`^(?:.*\\n){${count}}`), 30_000);
+    return child.stdout.split("\n").slice(0, count);
+  } finally {
+    await child.stop();
+  }
 }
 
 const HELLO = `
@@ -88,7 +103,13 @@ kind: Pod
 metadata: {name: crasher}
 spec:
   containers:
-  - {name: c, image: ${IMAGE}, imagePullPolicy: Never, command: ["sh", "-c", "echo boom; exit 3"]}
+  - name: c
+    image: ${IMAGE}
+    imagePullPolicy: Never
+    # each instance counts itself in the emptyDir, which outlives container restarts
+    command: ["sh", "-c", "n=$(($(cat /d/n 2>/dev/null || echo 0) + 1)); echo $n > /d/n; echo boom $n; exit 3"]
+    volumeMounts: [{name: d, mountPath: /d}]
+  volumes: [{name: d, emptyDir: {}}]
 `;
 
 const GREEDY = `
@@ -146,25 +167,42 @@ Deno.test({
         assert.match(ours.stdout, /init-ran/);
         const defaulted = await c.kubectl(["logs", "hello", "--tail=1"]);
         assert.equal(defaulted.code, 0, "kubectl defaults to the first container");
+
+        // the client prints a line a second: only the last few are within --since=3s
+        const all = (await c.kubectl(["logs", "hello", "-c", "client"])).stdout.split("\n");
+        const recent = await c.kubectl(["logs", "hello", "-c", "client", "--since=3s"]);
+        assert.equal(recent.code, 0, recent.stderr);
+        const recentLines = recent.stdout.split("\n").filter((l) => l !== "");
+        assert.ok(recentLines.length >= 1 && recentLines.length <= 5, recent.stdout);
+        assert.ok(all.length > recentLines.length + 3, `${all.length} lines in all`);
+        assert.doesNotMatch(recent.stdout, /hello from a configmap/);
+
+        // -f keeps the stream open: lines written after the request arrive
+        for (const follow of [["kubectl"], ["ctl"]]) {
+          const lines = await followLines(c, follow[0] as "kubectl" | "ctl", 3);
+          assert.deepEqual(lines, ["init-ran", "init-ran", "init-ran"], follow[0]);
+        }
       });
 
       await t.step(
         "a container that exits non-zero is restarted with back-off and lastState.terminated.exitCode",
         async () => {
           assert.equal((await c.kubectl(["apply", "-f", "-"], { stdin: CRASHER })).code, 0);
-          const pod = await until("two restarts", async () => {
+          // the back-off grows: 10 s after the first restart's exit, then 20 s
+          const delays: string[] = [];
+          const pod = await until("back-off 20s", async () => {
             const p = await getPod(c, "crasher");
-            const s = p.status.containerStatuses?.[0];
-            return s && s.restartCount >= 2 ? p : undefined;
-          });
+            const message = p.status.containerStatuses?.[0]?.state.waiting?.message ?? "";
+            const delay = /^back-off (\d+)s restarting failed container=c pod=crasher_default\(/
+              .exec(message)?.[1];
+            if (delay && delays.at(-1) !== delay) delays.push(delay);
+            return delay === "20" ? p : undefined;
+          }, 90_000);
+          assert.deepEqual(delays, ["10", "20"]);
           const s = pod.status.containerStatuses![0]!;
+          assert.ok(s.restartCount >= 2, `restartCount ${s.restartCount}`);
+          assert.equal(s.state.waiting?.reason, "CrashLoopBackOff");
           assert.equal(s.lastState.terminated?.exitCode, 3);
-          const waiting = await until("CrashLoopBackOff", async () => {
-            const p = await getPod(c, "crasher");
-            const w = p.status.containerStatuses?.[0]?.state.waiting;
-            return w?.reason === "CrashLoopBackOff" ? w : undefined;
-          });
-          assert.equal(waiting.reason, "CrashLoopBackOff");
           const events = await until("BackOff and Started events", async () => {
             const described = await c.kubectl(["describe", "pod", "crasher"]);
             const text = described.stdout.slice(described.stdout.indexOf("Events:"));
@@ -172,6 +210,19 @@ Deno.test({
           });
           assert.match(events, /Back-off restarting failed container c in pod crasher_default/);
           assert.match(events, /Started container c/);
+
+          // the current instance's log, and with --previous the one before it
+          const logs = await until("stable restartCount", async () => {
+            const before = (await getPod(c, "crasher")).status.containerStatuses![0]!.restartCount;
+            const current = await c.kubectl(["logs", "crasher"]);
+            const previous = await c.kubectl(["logs", "crasher", "--previous"]);
+            const after = (await getPod(c, "crasher")).status.containerStatuses![0]!.restartCount;
+            return before === after && current.code === 0 && previous.code === 0
+              ? { restarts: after, current: current.stdout, previous: previous.stdout }
+              : undefined;
+          });
+          assert.equal(logs.current, `boom ${logs.restarts + 1}\n`);
+          assert.equal(logs.previous, `boom ${logs.restarts}\n`);
         },
       );
 
@@ -196,6 +247,19 @@ Deno.test({
         async () => {
           const before = await getPod(c, "hello");
           const ids = (before.status.containerStatuses ?? []).map((s) => s.containerID).sort();
+          const podmanIds = async () =>
+            (await podman([
+              "ps",
+              "--no-trunc",
+              "--filter",
+              `label=io.edge.pod.uid=${before.metadata.uid}`,
+              "--filter",
+              "label=io.edge.container.kind=app",
+              "--format",
+              "{{.ID}}",
+            ])).trim().split("\n").sort();
+          const runningBefore = await podmanIds();
+          assert.deepEqual(runningBefore.map((id) => `podman://${id}`), ids);
           await c.restart();
           await until("the API back", async () => {
             const r = await c.kubectl(["get", "pod", "hello"]);
@@ -211,14 +275,7 @@ Deno.test({
             (after.status.containerStatuses ?? []).map((s) => s.restartCount),
             (before.status.containerStatuses ?? []).map((s) => s.restartCount),
           );
-          const running = await podman([
-            "ps",
-            "--filter",
-            `label=io.edge.pod.uid=${after.metadata.uid}`,
-            "--format",
-            "{{.ID}}",
-          ]);
-          assert.ok(running.trim().split("\n").length >= 2, "containers still running");
+          assert.deepEqual(await podmanIds(), runningBefore, "the same containers still run");
         },
       );
 
@@ -257,6 +314,32 @@ spec:
           assert.notEqual(r.code, 0, container);
           assert.match(r.stderr, /is invalid|Invalid value|unknown|cannot/, container);
         }
+        // the API itself, without kubectl's own checks: 422 naming the field
+        const refused = [
+          [{ name: "c", image: IMAGE, command: "not-a-list" }, "spec.containers[0].command"],
+          [
+            { name: "c", image: IMAGE, readinessProbe: { tcpSocket: { port: 70000 } } },
+            "spec.containers[0].readinessProbe.tcpSocket.port",
+          ],
+        ] as const;
+        for (const [container, field] of refused) {
+          const r = await c.request("POST", "/api/v1/namespaces/default/pods", {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: "bad" },
+            spec: { containers: [container] },
+          });
+          const status = r.json as {
+            code?: number;
+            reason?: string;
+            details?: { causes?: Array<{ field?: string }> };
+          };
+          assert.equal(r.status, 422, JSON.stringify(status));
+          assert.equal(status.reason, "Invalid");
+          assert.deepEqual(status.details?.causes?.map((x) => x.field), [field]);
+        }
+        const none = await c.kubectl(["get", "pod", "bad", "--ignore-not-found", "-o", "name"]);
+        assert.equal(none.stdout, "", "nothing was created");
         const hostPath = `
 apiVersion: v1
 kind: Pod
@@ -445,8 +528,30 @@ spec:
             return w?.reason === "InvalidImageName" ? w : undefined;
           });
           assert.equal(waiting.reason, "InvalidImageName");
-          const node = await c.kubectl(["get", "node", c.nodeName]);
-          assert.match(node.stdout, /Ready/, "the agent is still serving");
+          // the agent survived: it still serves the node's logs endpoint and renews its Lease
+          const renewed = async () =>
+            (await c.kubectl([
+              "get",
+              "lease",
+              c.nodeName,
+              "-n",
+              "kube-node-lease",
+              "-o",
+              "jsonpath={.spec.renewTime}",
+            ])).stdout;
+          const first = await renewed();
+          await until(
+            "a Lease renewal",
+            async () => (await renewed()) !== first ? true : undefined,
+          );
+          const node = await c.kubectl([
+            "get",
+            "node",
+            c.nodeName,
+            "-o",
+            'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+          ]);
+          assert.equal(node.stdout, "True", "the node is still Ready");
         },
       );
 
