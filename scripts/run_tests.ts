@@ -10,6 +10,10 @@
  * module that throws while loading). When `deno test` fails without counting a failed test,
  * the final line still says at least `1 failed`, so the count never hides a failure.
  *
+ * A test ignored because the machine lacks what it needs (podman, kubectl, nft, root for network
+ * namespaces: each such test says why) counts as failed, since `./scripts/test` installs all of
+ * it first; `EDGE_TEST_ALLOW_IGNORED=1` lets them pass as ignored on a partial machine.
+ *
  * Extra arguments are passed to `deno test`, e.g. a path filter or `--filter`:
  *
  * ```sh
@@ -24,17 +28,19 @@
 export interface TestCounts {
   passed: number;
   failed: number;
+  ignored: number;
 }
 
 // deno-lint-ignore no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
-const SUMMARY = /^(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed\b/;
+const SUMMARY =
+  /^(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \(\d+ steps?\))?(?: \| (\d+) ignored\b)?/;
 
 /** Parses one line of `deno test` output; returns the counts if it is the summary line. */
 export function parseSummaryLine(line: string): TestCounts | undefined {
   const match = SUMMARY.exec(line.replace(ANSI, "").trim());
   if (!match) return undefined;
-  return { passed: Number(match[1]), failed: Number(match[2]) };
+  return { passed: Number(match[1]), failed: Number(match[2]), ignored: Number(match[3] ?? 0) };
 }
 
 /** Copies a stream to `out` as it arrives and calls `onLine` for each complete line. */
@@ -92,6 +98,14 @@ async function main(args: string[]): Promise<number> {
   const passed = counts?.passed ?? 0;
   let failed = counts?.failed ?? 0;
   if (!status.success && failed === 0) failed = 1;
+  const ignored = counts?.ignored ?? 0;
+  if (ignored > 0 && Deno.env.get("EDGE_TEST_ALLOW_IGNORED") !== "1") {
+    console.log(
+      `${ignored} test(s) ignored for want of a tool or privilege (their reasons are above); ` +
+        "counted as failed (EDGE_TEST_ALLOW_IGNORED=1 allows this on a partial machine)",
+    );
+    failed += ignored;
+  }
   console.log(`${passed} passed, ${failed} failed`);
   return failed > 0 ? 1 : 0;
 }
