@@ -178,9 +178,9 @@ Deno.test({
         assert.doesNotMatch(recent.stdout, /hello from a configmap/);
 
         // -f keeps the stream open: lines written after the request arrive
-        for (const follow of [["kubectl"], ["ctl"]]) {
-          const lines = await followLines(c, follow[0] as "kubectl" | "ctl", 3);
-          assert.deepEqual(lines, ["init-ran", "init-ran", "init-ran"], follow[0]);
+        for (const tool of ["kubectl", "ctl"] as const) {
+          const lines = await followLines(c, tool, 3);
+          assert.deepEqual(lines, ["init-ran", "init-ran", "init-ran"], tool);
         }
       });
 
