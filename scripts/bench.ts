@@ -100,8 +100,9 @@ interface Plan {
   idleSeconds: number;
   /** how long the idle agent's RSS is sampled (once a second) after the settle time */
   agentIdleSeconds: number;
-  /** the same for the agent sharing its executable with the server, and for `up` */
-  sharedAgentIdleSeconds: number;
+  /** the same for the agent sharing its executable with the server and once its pods are gone */
+  agentShortIdleSeconds: number;
+  /** the same for `up` */
   upIdleSeconds: number;
   /** replicas of the scale-up on `up` (real podman), and its runs */
   upScaleReplicas: number;
@@ -135,7 +136,7 @@ const FULL: Plan = {
   idlePods: 1_000,
   idleSeconds: 10,
   agentIdleSeconds: 120,
-  sharedAgentIdleSeconds: 30,
+  agentShortIdleSeconds: 30,
   upIdleSeconds: 20,
   upScaleReplicas: 10,
   upScaleRuns: 2,
@@ -177,7 +178,7 @@ const QUICK: Plan = {
   idlePods: 200,
   idleSeconds: 2,
   agentIdleSeconds: 3,
-  sharedAgentIdleSeconds: 2,
+  agentShortIdleSeconds: 2,
   upIdleSeconds: 2,
   upScaleReplicas: 3,
   upScaleRuns: 1,
@@ -771,12 +772,12 @@ async function measureAgent(run: Run, nodeName: string): Promise<void> {
     agent = await startAgentProcess({ ...access, nodeName: shared, dataDir: `${run.dir}/shared` });
     await waitNodeReady(cluster.endpoint, shared, POD_TIMEOUT_MS);
     await sleep(plan.settleMs);
-    log(`sampling the idle agent's RSS for ${plan.sharedAgentIdleSeconds} s (shared executable)`);
+    log(`sampling the idle agent's RSS for ${plan.agentShortIdleSeconds} s (shared executable)`);
     rows.push(
       await idleRssRow(
         "RSS, idle `agent`, deno shared with `server`",
         agent.pid,
-        plan.sharedAgentIdleSeconds,
+        plan.agentShortIdleSeconds,
         `${plan.settleMs / 1000} s after Ready`,
       ),
     );
@@ -828,6 +829,12 @@ async function measureAgent(run: Run, nodeName: string): Promise<void> {
         await rssMiB(agent.pid),
       ),
       rssRow("RSS of `server` after the same", "", await rssMiB(cluster.pid)),
+      await idleRssRow(
+        "RSS of `agent`, idle again",
+        agent.pid,
+        plan.agentShortIdleSeconds,
+        "the pod starts' end",
+      ),
     );
   } catch (error) {
     const agentLog = agent ? `\n--- agent stderr (tail) ---\n${agent.stderr().slice(-4000)}` : "";
