@@ -17,7 +17,7 @@ import { cloneJson, isPlainObject, type KubeObject } from "../storage/object.ts"
 import { findKind } from "../storage/registry.ts";
 import { type ResourceType, storeKey, storePrefix } from "../storage/resource.ts";
 import { ApiError } from "../storage/status.ts";
-import { tryParseIPv4 } from "./allocators/cidr.ts";
+import { parseIPv4 } from "../net/ipv4.ts";
 import {
   CLUSTER_NETWORK_CONFIGMAP,
   type ClusterNetwork,
@@ -54,7 +54,7 @@ export function pickAdvertiseAddress(
   interfaces: readonly Deno.NetworkInterfaceInfo[],
 ): string {
   if (flag !== undefined) {
-    const n = tryParseIPv4(flag);
+    const n = parseIPv4(flag);
     if (n === undefined || n === 0 || n === 0xffffffff || n >>> 28 === 0xe) {
       throw new Error(
         `--advertise-address must be a specific IPv4 address, got ${JSON.stringify(flag)}`,
@@ -63,7 +63,7 @@ export function pickAdvertiseAddress(
     return flag;
   }
   const specific = (ip: string) => {
-    const n = tryParseIPv4(ip);
+    const n = parseIPv4(ip);
     return n !== undefined && n !== 0 && n >>> 24 !== 127;
   };
   if (specific(listenHost)) return listenHost;

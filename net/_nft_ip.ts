@@ -5,30 +5,7 @@
  * @module
  */
 
-/** The address as an unsigned 32-bit number, or undefined unless `s` is a dotted quad. */
-export function parseIPv4(s: string): number | undefined {
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) { // "."
-      if (digits === 0 || ++dots > 3) return undefined;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return undefined; // no leading zeros
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return undefined;
-    } else {
-      return undefined;
-    }
-  }
-  if (dots !== 3 || digits === 0) return undefined;
-  return value * 256 + octet;
-}
+import { parseIPv4 } from "./ipv4.ts";
 
 /** An IPv4 network in CIDR notation. */
 export interface Ipv4Cidr {

@@ -23,14 +23,8 @@
  * @module
  */
 
-import {
-  cidrOverlaps,
-  type CommandOutput,
-  formatCidr,
-  formatIPv4,
-  parseCidr,
-  parseIPv4,
-} from "./routes.ts";
+import { formatIPv4, parseIPv4 } from "./ipv4.ts";
+import { cidrOverlaps, type CommandOutput, formatCidr, parseCidr } from "./routes.ts";
 
 /** The label a pod network carries: the name of the node it belongs to. */
 export const POD_NETWORK_NODE_LABEL = "io.edge.node";

@@ -61,7 +61,8 @@
 import type { Endpoints } from "../storage/kinds/endpoints.ts";
 import type { Service } from "../storage/kinds/service.ts";
 import { isDns1123Label, isDns1123Subdomain } from "../storage/validation.ts";
-import { ipv4AddressProblem, type Ipv4Cidr, isPort, parseIPv4, parseIPv4Cidr } from "./_nft_ip.ts";
+import { ipv4AddressProblem, type Ipv4Cidr, isPort, parseIPv4Cidr } from "./_nft_ip.ts";
+import { parseIPv4 } from "./ipv4.ts";
 import { PMap, type PMapBuilder } from "./_pmap.ts";
 import { shortHash } from "./_proxy_hash.ts";
 

@@ -10,7 +10,7 @@
  * touched (a desired route whose destination already has a route of someone else's is
  * reported, not forced).
  *
- * Also here: the small IPv4/CIDR helpers the agent's network code validates with.
+ * Also here: the small CIDR helpers the agent's network code validates with (addresses: `ipv4.ts`).
  *
  * @example
  * ```ts
@@ -21,6 +21,8 @@
  *
  * @module
  */
+
+import { formatIPv4, parseIPv4 } from "./ipv4.ts";
 
 /** The protocol number our routes carry (`ip route … proto 237`), so we know them again. */
 export const ROUTE_PROTOCOL = 237;
@@ -46,20 +48,6 @@ export interface NodeRouteInfo {
 export interface Cidr {
   base: number;
   prefix: number;
-}
-
-const OCTET = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-
-/** A dotted-quad IPv4 address as an unsigned 32-bit number, or undefined if it is not one. */
-export function parseIPv4(text: string): number | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4 || !parts.every((p) => OCTET.test(p))) return undefined;
-  return parts.reduce((n, p) => n * 256 + Number(p), 0);
-}
-
-/** An unsigned 32-bit number as a dotted-quad IPv4 address. */
-export function formatIPv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 
 function mask(prefix: number): number {

@@ -7,12 +7,12 @@ import {
   formatCidr,
   type InstalledRoute,
   parseCidr,
-  parseIPv4,
   parseRouteList,
   planRoutes,
   routeDelArgs,
   routeReplaceArgs,
 } from "./routes.ts";
+import { parseIPv4 } from "./ipv4.ts";
 
 const CLUSTER = "10.244.0.0/16";
 

@@ -16,7 +16,8 @@
  * @module
  */
 
-import { formatIPv4, parseCidr, parseIPv4 } from "../net/routes.ts";
+import { formatIPv4, parseIPv4 } from "../net/ipv4.ts";
+import { parseCidr } from "../net/routes.ts";
 
 /** Addresses handed out, by pod uid, within one IPv4 subnet. */
 export class IpPool {

@@ -31,7 +31,7 @@
 
 import { type Clock, systemClock } from "../storage/clock.ts";
 import type { PodmanRunner } from "../net/pod_network.ts";
-import { parseIPv4 } from "../net/routes.ts";
+import { parseIPv4 } from "../net/ipv4.ts";
 import { isPlainObject, type KubeObject } from "../storage/object.ts";
 import { ApiError } from "../storage/status.ts";
 import { ApiClient } from "./api_client.ts";

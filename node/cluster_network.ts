@@ -8,7 +8,8 @@
  * @module
  */
 
-import { parseCidr, parseIPv4 } from "../net/routes.ts";
+import { parseIPv4 } from "../net/ipv4.ts";
+import { parseCidr } from "../net/routes.ts";
 
 /** Where the control plane publishes the settings. */
 export const CLUSTER_NETWORK_CONFIGMAP = { namespace: "kube-system", name: "cluster-network" };

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { parseIPv4 } from "../net/routes.ts";
+import { parseIPv4 } from "../net/ipv4.ts";
 import type { KubeObject } from "../storage/object.ts";
 import type { SandboxConfig } from "./runtime.ts";
 

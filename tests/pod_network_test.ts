@@ -13,7 +13,8 @@
  */
 import assert from "node:assert/strict";
 import { ensurePodNetwork, podNetworkName, podNetworkSpec } from "../net/pod_network.ts";
-import { cidrHas, parseCidr, parseIPv4 } from "../net/routes.ts";
+import { parseIPv4 } from "../net/ipv4.ts";
+import { cidrHas, parseCidr } from "../net/routes.ts";
 import { runCommand } from "../node/_podman_command.ts";
 import { PodmanRuntime } from "../node/podman_runtime.ts";
 import { podDnsConfig } from "../node/pod_dns.ts";

@@ -10,11 +10,13 @@
  * ```ts
  * const cidr = parseCidr("10.96.0.0/16");
  * formatIPv4(addressAt(cidr, 1)); // "10.96.0.1"
- * indexOf(cidr, parseIPv4("10.96.1.0")); // 256
+ * indexOf(cidr, requireIPv4("10.96.1.0")); // 256
  * ```
  *
  * @module
  */
+
+import { formatIPv4, parseIPv4 } from "../../net/ipv4.ts";
 
 /** An IPv4 CIDR block. */
 export interface Cidr {
@@ -28,42 +30,21 @@ export interface Cidr {
   readonly text: string;
 }
 
-const OCTET = /^(0|[1-9][0-9]{0,2})$/;
-
-/** The address `text` as a number, or undefined when it is not a strict dotted-quad IPv4. */
-export function tryParseIPv4(text: string): number | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const part of parts) {
-    if (!OCTET.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    n = n * 256 + octet;
-  }
-  return n;
-}
-
 /** True when `text` is a strict dotted-quad IPv4 address. */
 export function isIPv4(text: string): boolean {
-  return tryParseIPv4(text) !== undefined;
+  return parseIPv4(text) !== undefined;
 }
 
 /**
  * The address `text` as a number.
  * @throws {Error} `invalid IPv4 address "…"` when it is not a strict dotted quad
  */
-export function parseIPv4(text: string): number {
-  const n = tryParseIPv4(text);
+export function requireIPv4(text: string): number {
+  const n = parseIPv4(text);
   if (n === undefined) {
     throw new Error(`invalid IPv4 address ${JSON.stringify(text)}: must be 4 decimal octets`);
   }
   return n;
-}
-
-/** The dotted-quad text of address `n`. */
-export function formatIPv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 
 /**
@@ -77,7 +58,7 @@ export function parseCidr(text: string): Cidr {
   if (slash < 0 || !/^(0|[1-9][0-9]?)$/.test(prefixText)) {
     throw new Error(`invalid CIDR ${JSON.stringify(text)}: must be IPv4/PREFIX, e.g. 10.96.0.0/16`);
   }
-  const address = tryParseIPv4(text.slice(0, slash));
+  const address = parseIPv4(text.slice(0, slash));
   if (address === undefined) {
     throw new Error(
       `invalid CIDR ${JSON.stringify(text)}: ${

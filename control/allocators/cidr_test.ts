@@ -3,26 +3,29 @@ import {
   addressAt,
   contains,
   containsCidr,
-  formatIPv4,
   indexOf,
   isIPv4,
   parseCidr,
-  parseIPv4,
+  requireIPv4,
   subnetAt,
   subnetCount,
 } from "./cidr.ts";
+import { formatIPv4 } from "../../net/ipv4.ts";
 
-Deno.test("parseIPv4() reads strict dotted quads and formatIPv4() writes them back", () => {
+Deno.test("requireIPv4() reads strict dotted quads and formatIPv4() writes them back", () => {
   for (const text of ["0.0.0.0", "10.96.0.1", "192.168.255.254", "255.255.255.255"]) {
-    assert.equal(formatIPv4(parseIPv4(text)), text);
+    assert.equal(formatIPv4(requireIPv4(text)), text);
   }
-  assert.equal(parseIPv4("10.96.0.1"), 0x0a600001);
-  assert.equal(parseIPv4("255.255.255.255"), 0xffffffff);
+  assert.equal(requireIPv4("10.96.0.1"), 0x0a600001);
+  assert.equal(requireIPv4("255.255.255.255"), 0xffffffff);
 });
 
-Deno.test("parseIPv4() rejects malformed addresses and names them", () => {
+Deno.test("requireIPv4() rejects malformed addresses and names them", () => {
   for (const bad of ["", "10.96.0", "10.96.0.1.2", "10.96.0.256", "010.96.0.1", "a.b.c.d", "::1"]) {
-    assert.throws(() => parseIPv4(bad), new RegExp(`invalid IPv4 address ${JSON.stringify(bad)}`));
+    assert.throws(
+      () => requireIPv4(bad),
+      new RegExp(`invalid IPv4 address ${JSON.stringify(bad)}`),
+    );
     assert.equal(isIPv4(bad), false, bad);
   }
 });
@@ -30,7 +33,7 @@ Deno.test("parseIPv4() rejects malformed addresses and names them", () => {
 Deno.test("parseCidr() gives network, prefix and size", () => {
   const cidr = parseCidr("10.96.0.0/16");
   assert.deepEqual(cidr, {
-    network: parseIPv4("10.96.0.0"),
+    network: requireIPv4("10.96.0.0"),
     prefix: 16,
     size: 65536,
     text: "10.96.0.0/16",
@@ -52,11 +55,11 @@ Deno.test("parseCidr() rejects bad blocks with a message naming the value", () =
 
 Deno.test("contains() and indexOf() map addresses to offsets in the block", () => {
   const cidr = parseCidr("10.96.0.0/16");
-  assert.ok(contains(cidr, parseIPv4("10.96.255.255")));
-  assert.ok(!contains(cidr, parseIPv4("10.97.0.0")));
-  assert.ok(!contains(cidr, parseIPv4("10.95.255.255")));
-  assert.equal(indexOf(cidr, parseIPv4("10.96.1.2")), 258);
-  assert.equal(indexOf(cidr, parseIPv4("10.97.0.0")), undefined);
+  assert.ok(contains(cidr, requireIPv4("10.96.255.255")));
+  assert.ok(!contains(cidr, requireIPv4("10.97.0.0")));
+  assert.ok(!contains(cidr, requireIPv4("10.95.255.255")));
+  assert.equal(indexOf(cidr, requireIPv4("10.96.1.2")), 258);
+  assert.equal(indexOf(cidr, requireIPv4("10.97.0.0")), undefined);
   assert.equal(formatIPv4(addressAt(cidr, 258)), "10.96.1.2");
   assert.throws(() => addressAt(cidr, 65536), /offset 65536 is outside 10.96.0.0\/16/);
   assert.throws(() => addressAt(cidr, -1), RangeError);

@@ -14,7 +14,8 @@
  * @module
  */
 
-import { type Cidr, formatIPv4, parseCidr } from "./cidr.ts";
+import { formatIPv4 } from "../../net/ipv4.ts";
+import { type Cidr, parseCidr } from "./cidr.ts";
 
 /** The service CIDR when none is given. */
 export const DEFAULT_SERVICE_CIDR = "10.96.0.0/16";

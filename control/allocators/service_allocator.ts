@@ -40,7 +40,8 @@ import type { Store } from "../../storage/store.ts";
 import { duplicateValue, forbidden } from "../../storage/validation.ts";
 import { findKind } from "../../storage/registry.ts";
 import { type Admission, type AdmissionDone, registerAdmission, sameJson } from "../api/objects.ts";
-import { type Cidr, formatIPv4, tryParseIPv4 } from "./cidr.ts";
+import { formatIPv4, parseIPv4 } from "../../net/ipv4.ts";
+import type { Cidr } from "./cidr.ts";
 import type { ClusterNetwork, PortRange } from "./cluster_network.ts";
 import { AllocationError, RangeAllocator, rangeOffset } from "./range_allocator.ts";
 import { type Reservation, type Slots, StoreClaims } from "./store_claims.ts";
@@ -199,7 +200,7 @@ export class ServiceAllocator {
     const random = options.random ?? Math.random;
     const ipSlots = cidr.size - 2;
     for (const [ip, owner] of Object.entries(options.reservedIPs ?? {})) {
-      const slot = this.#ipSlot(tryParseIPv4(ip));
+      const slot = this.#ipSlot(parseIPv4(ip));
       if (slot === undefined) {
         throw new Error(`reserved IP ${ip} (for ${owner}) is not a usable address of ${cidr.text}`);
       }
@@ -244,7 +245,7 @@ export class ServiceAllocator {
 
   /** True when `ip` is taken (held by a Service, reserved, or promised to a write in flight). */
   hasIP(ip: string): boolean {
-    const slot = this.#ipSlot(tryParseIPv4(ip));
+    const slot = this.#ipSlot(parseIPv4(ip));
     return slot !== undefined && this.#claims.has(IP, slot);
   }
 
@@ -311,7 +312,7 @@ export class ServiceAllocator {
     if (needsClusterIP(type)) {
       const list = Array.isArray(spec.clusterIPs) ? spec.clusterIPs : [spec.clusterIP];
       for (const ip of list) {
-        const slot = typeof ip === "string" ? this.#ipSlot(tryParseIPv4(ip)) : undefined;
+        const slot = typeof ip === "string" ? this.#ipSlot(parseIPv4(ip)) : undefined;
         if (slot !== undefined) ips.push(slot);
       }
     }
@@ -421,7 +422,7 @@ export class ServiceAllocator {
   #takeIP(svc: KubeObject, ip: string, reservation: Reservation): void {
     const fail = (why: string) =>
       invalid(svc, invalidValue("spec.clusterIPs", [ip], `failed to allocate IP ${ip}: ${why}`));
-    const n = tryParseIPv4(ip);
+    const n = parseIPv4(ip);
     if (n === undefined) {
       throw invalid(
         svc,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { storeWithNamespaces } from "../_testing.ts";
 import { createApiApp } from "../api/app.ts";
-import { contains, parseCidr, parseIPv4 } from "./cidr.ts";
+import { contains, parseCidr, requireIPv4 } from "./cidr.ts";
 import { resolveClusterNetwork } from "./cluster_network.ts";
 import { startServiceAllocator } from "./service_allocator.ts";
 
@@ -53,7 +53,7 @@ Deno.test("POST services assigns a clusterIP from the service CIDR", async () =>
     const res = await call(app, "POST", SVC, service("web"));
     assert.equal(res.status, 201);
     const spec = (res.json as Json).spec;
-    assert.ok(contains(parseCidr("10.96.0.0/16"), parseIPv4(spec.clusterIP)), spec.clusterIP);
+    assert.ok(contains(parseCidr("10.96.0.0/16"), requireIPv4(spec.clusterIP)), spec.clusterIP);
     assert.deepEqual(spec.clusterIPs, [spec.clusterIP]);
     const got = await call(app, "GET", `${SVC}/web`);
     assert.equal((got.json as Json).spec.clusterIP, spec.clusterIP);

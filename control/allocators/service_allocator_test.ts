@@ -6,7 +6,7 @@ import type { Store } from "../../storage/store.ts";
 import { storeWithNamespaces } from "../_testing.ts";
 import { Objects, registerAdmission } from "../api/objects.ts";
 import { GatedStore } from "./_testing.ts";
-import { contains, parseCidr, parseIPv4 } from "./cidr.ts";
+import { contains, parseCidr, requireIPv4 } from "./cidr.ts";
 import { parsePortRange } from "./cluster_network.ts";
 import { prepareServiceUpdate, ServiceAllocator } from "./service_allocator.ts";
 
@@ -120,7 +120,7 @@ Deno.test("ServiceAllocator gives each Service a usable IP of the range until it
     for (const ip of ["10.96.0.0", "10.96.0.1", "10.96.0.10", "10.96.0.15"]) {
       assert.ok(!ips.has(ip), `${ip} is never handed out`);
     }
-    assert.ok([...ips].every((ip) => contains(parseCidr("10.96.0.0/28"), parseIPv4(ip))));
+    assert.ok([...ips].every((ip) => contains(parseCidr("10.96.0.0/28"), requireIPv4(ip))));
     assert.equal(allocator.usedIPs, 14);
     await rejectsWith(
       create(objects, service("one-too-many")),
