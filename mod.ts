@@ -216,27 +216,32 @@ async function waitForSignal(): Promise<void> {
 }
 
 /**
- * Once start-up is over (2 s after ready: the first lists, relist and ruleset are done by then),
- * hand the pages of the deno executable that only start-up needed back to the kernel
- * (node/startup_pages.ts): an idle agent keeps some 26 MiB of them instead of 40.
+ * Gives back to the kernel the memory `process` no longer uses (node/memory_trim.ts: the pages of
+ * the deno executable it touched and does not touch again, the free malloc heap) and says so.
  */
-function releaseStartupPagesSoon(process: string): void {
-  const timer = setTimeout(async () => {
-    const { releaseStartupPages } = await import("./node/startup_pages.ts");
-    const result = releaseStartupPages();
-    const mib = (kib: number) => (kib / 1024).toFixed(1);
-    console.log(
-      result.released
-        ? `edge ${process}: start-up pages released (RSS ${mib(result.rssBeforeKiB)} → ${
-          mib(result.rssAfterKiB)
-        } MiB)`
-        : `edge ${process}: start-up pages kept: ${result.reason}`,
-    );
-  }, 2_000);
-  Deno.unrefTimer(timer);
+async function trimAndSay(process: string, when: string): Promise<void> {
+  const { trimMemory } = await import("./node/memory_trim.ts");
+  const result = trimMemory();
+  const mib = (kib: number) => (kib / 1024).toFixed(1);
+  console.log(
+    result.trimmed
+      ? `edge ${process}: memory trimmed ${when} (RSS ${mib(result.rssBeforeKiB)} → ${
+        mib(result.rssAfterKiB)
+      } MiB)`
+      : `edge ${process}: memory not trimmed: ${result.reason}`,
+  );
+}
+
+/**
+ * Trims once start-up is over (2 s after ready: the first lists, relist and ruleset are done by
+ * then): an idle agent keeps some 26 MiB of the executable's pages instead of 40.
+ */
+function trimAfterStartUp(process: string): void {
+  Deno.unrefTimer(setTimeout(() => trimAndSay(process, "after start-up"), 2_000));
 }
 
 async function startAgent(
+  process: "up" | "agent",
   flags: Flags,
   access: { server: string; token: string; caCert?: string },
   dataDir: string,
@@ -261,6 +266,8 @@ async function startAgent(
       ...(flags.clusterDns ? { clusterDNS: flags.clusterDns } : {}),
       ...(flags.clusterDomain ? { clusterDomain: flags.clusterDomain } : {}),
     },
+    // what starting and stopping pods touched goes back once they have been quiet for a minute
+    whenPodsQuiet: { call: () => trimAndSay(process, "after a minute without pod changes") },
   });
   await agent.start();
   return agent;
@@ -297,6 +304,7 @@ async function serve(mode: "up" | "server", args: string[]): Promise<number> {
   try {
     if (mode === "up") {
       agent = await startAgent(
+        "up",
         flags,
         { server: cp.url, token: cp.token, caCert: cp.caCert },
         `${dataDir}/agent`,
@@ -307,7 +315,7 @@ async function serve(mode: "up" | "server", args: string[]): Promise<number> {
     throw e;
   }
   console.log(`edge ${mode}: ready at ${cp.url} (kubeconfig ${cp.kubeconfigPath})`);
-  releaseStartupPagesSoon(mode);
+  trimAfterStartUp(mode);
   await waitForSignal();
   await agent?.stop();
   await cp.stop();
@@ -331,12 +339,13 @@ async function agentCommand(args: string[]): Promise<number> {
   if (!flags.server || !flags.token) throw new Error("agent needs --server URL and --token T");
   const caCert = flags.caFile ? await Deno.readTextFile(flags.caFile) : undefined;
   const agent = await startAgent(
+    "agent",
     flags,
     { server: flags.server, token: flags.token, ...(caCert ? { caCert } : {}) },
     flags.dataDir ?? "./.edge-agent",
   );
   console.log(`edge agent: running, logs endpoint on port ${agent.address.port}`);
-  releaseStartupPagesSoon("agent");
+  trimAfterStartUp("agent");
   await waitForSignal();
   await agent.stop();
   console.log("edge agent: stopped (pods keep running)");

@@ -62,6 +62,7 @@ import {
 } from "./pod_dns.ts";
 import { PodmanRuntime } from "./podman_runtime.ts";
 import { type PodInputs, PodWorker, type VolumesNotReady } from "./pod_worker.ts";
+import { QuietTimer } from "./memory_trim.ts";
 import { Reflector } from "./reflector.ts";
 import { NodeHeartbeat } from "./registration.ts";
 import { type ContainerRuntime, RuntimeError } from "./runtime.ts";
@@ -138,6 +139,12 @@ export interface AgentOptions {
   clusterNetwork?: ClusterNetworkOverrides;
   /** the node's resolver configuration (default /etc/resolv.conf) */
   resolvConf?: string;
+  /**
+   * `call` runs once this node's pods have not changed for `quietMs` (default 60 s) after they
+   * did: the moment to give back the memory starting and stopping them used (`mod.ts` runs
+   * `trimMemory()` there)
+   */
+  whenPodsQuiet?: { quietMs?: number; call: () => void };
 }
 
 /** How long a container start waits for the first list of Services (kubelet refuses sooner). */
@@ -153,6 +160,7 @@ function podKey(ns: string | undefined, name: string | undefined): string {
 export class Agent {
   readonly #o: AgentOptions;
   readonly #clock: Clock;
+  readonly #podsQuiet: QuietTimer | undefined;
   readonly #sysctls: SysctlAllowlist;
   /** whether this host enforces AppArmor (read at start) */
   #appArmor = false;
@@ -204,6 +212,13 @@ export class Agent {
     this.#sysctls = SysctlAllowlist.parse(options.allowedUnsafeSysctls ?? []);
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    this.#podsQuiet = options.whenPodsQuiet
+      ? new QuietTimer(
+        this.#clock,
+        options.whenPodsQuiet.quietMs ?? 60_000,
+        options.whenPodsQuiet.call,
+      )
+      : undefined;
     this.#client = new ApiClient({
       server: options.server,
       token: options.token,
@@ -529,6 +544,7 @@ export class Agent {
   /** Stop the agent. Pods keep running; a restarted agent adopts them. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#podsQuiet?.stop();
     this.#abort.abort();
     await this.#sweeping;
     await this.#reflector?.stop();
@@ -565,6 +581,7 @@ export class Agent {
   /** A pod was added or changed: remember it and (re)sync its worker. */
   #upsert(pod: KubeObject): void {
     if (this.#stopped) return;
+    this.#podsQuiet?.touch();
     const uid = pod.metadata.uid!;
     this.#pods.set(podKey(pod.metadata.namespace, pod.metadata.name), pod);
     this.#cache.set(["pod", uid], pod).catch(() => {});
@@ -631,6 +648,7 @@ export class Agent {
 
   /** The pod is gone from the API: stop its containers, drop its state. */
   #forget(pod: KubeObject): void {
+    if (!this.#stopped) this.#podsQuiet?.touch();
     const uid = pod.metadata.uid!;
     this.#pods.delete(podKey(pod.metadata.namespace, pod.metadata.name));
     const entry = this.#workers.get(uid);

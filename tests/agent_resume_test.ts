@@ -28,7 +28,7 @@ function pod(name: string) {
   };
 }
 
-Deno.test("a restarted Agent resumes its pods watch from the kept resourceVersion, without a list", async () => {
+Deno.test("a restarted Agent resumes its pods watch from the kept resourceVersion, without a list; it says when its pods are quiet", async () => {
   const root = await Deno.makeTempDir({ prefix: "edge-agent-resume-" });
   const cp = await startControlPlane({ dataDir: `${root}/cp`, listen: "127.0.0.1:0" });
   const client = new ApiClient({ server: cp.url, token: cp.token, caCert: cp.caCert });
@@ -46,12 +46,14 @@ Deno.test("a restarted Agent resumes its pods watch from the kept resourceVersio
       nodeIp: "127.0.0.1",
       runtime,
       relistMs: 100,
+      whenPodsQuiet: { quietMs: 500, call: () => quietCalls++ },
     });
   const running = async (name: string) => {
     const p = await client.get(`${PODS}/${name}`);
     const status = p?.status as { phase?: string } | undefined;
     return status?.phase === "Running" ? p : undefined;
   };
+  let quietCalls = 0;
   let current: Agent | undefined = agent();
   try {
     await current.start();
@@ -72,6 +74,7 @@ Deno.test("a restarted Agent resumes its pods watch from the kept resourceVersio
     await client.create(PODS, pod("new"));
     await client.delete(`${PODS}/gone`);
 
+    quietCalls = 0;
     current = agent();
     await current.start();
     await until("the new pod Running", () => running("new"));
@@ -87,6 +90,8 @@ Deno.test("a restarted Agent resumes its pods watch from the kept resourceVersio
       keptIds,
       "the running pod's container was adopted, not recreated",
     );
+    // half a second after the last pod change (its own status updates included)
+    await until("the pods-quiet call", async () => quietCalls > 0 ? true : undefined);
   } finally {
     await current?.stop();
     client.close();

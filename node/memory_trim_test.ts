@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { readOnlyFileMappings, vmRssKiB } from "./startup_pages.ts";
+import { FakeClock } from "../storage/clock.ts";
+import { QuietTimer, readOnlyFileMappings, vmRssKiB } from "./memory_trim.ts";
 
 const MAPS =
   `55d0c2a00000-55d0c458e000 r--p 00000000 fe:00 5308493                    /opt/deno/deno
@@ -40,21 +41,21 @@ Deno.test("vmRssKiB() reads VmRSS from /proc/PID/status", () => {
 
 /**
  * A Deno process from an executable of its own (a copy: pages this test runner also maps are
- * shared, and the kernel leaves shared pages alone) releases its start-up pages, keeps running,
+ * shared, and the kernel leaves shared pages alone) trims its memory: start-up pages go, it keeps running,
  * and reads back only what it touches again.
  */
-Deno.test("releaseStartupPages() drops a fresh Deno process's executable pages, which keeps working", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "startup-pages-" });
+Deno.test("trimMemory() drops a fresh Deno process's executable pages, which keeps working", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "memory-trim-" });
   try {
     const deno = `${dir}/deno`;
     await Deno.copyFile(Deno.execPath(), deno);
     await Deno.chmod(deno, 0o755);
-    const module = new URL("./startup_pages.ts", import.meta.url).href;
+    const module = new URL("./memory_trim.ts", import.meta.url).href;
     const script = `
-      import { releaseStartupPages } from ${JSON.stringify(module)};
+      import { trimMemory } from ${JSON.stringify(module)};
       const rssFile = () => Number(/^RssFile:\\s+(\\d+)/m.exec(Deno.readTextFileSync("/proc/self/status"))[1]);
       const fileBefore = rssFile();
-      const result = releaseStartupPages();
+      const result = trimMemory();
       const fileAfter = rssFile();
       const work = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ i, s: String(i) })));
       console.log(JSON.stringify({ result, fileBefore, fileAfter, work }));
@@ -67,7 +68,7 @@ Deno.test("releaseStartupPages() drops a fresh Deno process's executable pages, 
     const stderr = new TextDecoder().decode(output.stderr);
     assert.equal(output.code, 0, stderr);
     const report = JSON.parse(new TextDecoder().decode(output.stdout));
-    assert.equal(report.result.released, true, JSON.stringify(report));
+    assert.equal(report.result.trimmed, true, JSON.stringify(report));
     assert.ok(report.result.mappings >= 2, JSON.stringify(report));
     // a fresh Deno process holds well over 20 MiB of its executable; most of it goes
     assert.ok(
@@ -82,4 +83,28 @@ Deno.test("releaseStartupPages() drops a fresh Deno process's executable pages, 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("QuietTimer fires once, quietMs after the last of a burst of touches", async () => {
+  const clock = new FakeClock(0);
+  const fired: number[] = [];
+  const quiet = new QuietTimer(clock, 60_000, () => fired.push(clock.now()));
+  assert.equal(quiet.pending, false);
+  quiet.touch();
+  await clock.advance(30_000);
+  quiet.touch();
+  await clock.advance(59_000);
+  assert.deepEqual(fired, [], "touched again 30 s in: the wait starts over");
+  quiet.touch();
+  assert.equal(quiet.pending, true);
+  await clock.advance(60_000);
+  assert.deepEqual(fired, [149_000]);
+  assert.equal(quiet.pending, false);
+  await clock.advance(600_000);
+  assert.deepEqual(fired, [149_000], "nothing changed since: no second call");
+  quiet.touch();
+  quiet.stop();
+  await clock.advance(120_000);
+  assert.deepEqual(fired, [149_000], "stopped");
+  assert.equal(clock.pending, 0, "no sleep left behind");
 });

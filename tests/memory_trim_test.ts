@@ -1,5 +1,5 @@
 /**
- * `mod.ts` pages out its start-up pages once it is ready (node/startup_pages.ts). The process
+ * `mod.ts` trims its memory once it is ready (node/memory_trim.ts). The process
  * runs from a copy of the deno executable, as a gateway's only Deno process would: pages this
  * test runner maps too are shared, and the kernel leaves shared pages alone.
  */
@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../", import.meta.url);
-const RELEASED = /edge server: start-up pages released \(RSS ([\d.]+) → ([\d.]+) MiB\)/;
+const TRIMMED = /edge server: memory trimmed after start-up \(RSS ([\d.]+) → ([\d.]+) MiB\)/;
 
-Deno.test("mod.ts server releases its start-up pages 2 s after it is ready, and keeps serving", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "edge-startup-pages-" });
+Deno.test("mod.ts server trims its memory 2 s after it is ready, and keeps serving", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "edge-memory-trim-" });
   const deno = `${dir}/deno`;
   await Deno.copyFile(Deno.execPath(), deno);
   await Deno.chmod(deno, 0o755);
@@ -40,12 +40,12 @@ Deno.test("mod.ts server releases its start-up pages 2 s after it is ready, and 
     const deadline = Date.now() + 60_000;
     for await (const chunk of child.stdout.values({ preventCancel: true })) {
       stdout += decoder.decode(chunk, { stream: true });
-      if (RELEASED.test(stdout) || /start-up pages kept/.test(stdout) || Date.now() > deadline) {
+      if (TRIMMED.test(stdout) || /memory not trimmed/.test(stdout) || Date.now() > deadline) {
         break;
       }
     }
-    const match = RELEASED.exec(stdout);
-    assert.ok(match, `no "start-up pages released" line in:\n${stdout}`);
+    const match = TRIMMED.exec(stdout);
+    assert.ok(match, `no "memory trimmed" line in:\n${stdout}`);
     const [before, after] = [Number(match[1]), Number(match[2])];
     assert.ok(before - after > 10, `RSS ${before} → ${after} MiB`);
 
