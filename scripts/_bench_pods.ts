@@ -403,6 +403,8 @@ export interface AgentProcess {
   readonly nodeName: string;
   /** the tail of what it printed on stderr */
   stderr(): string;
+  /** the tail of what it printed on stdout */
+  stdout(): string;
   /** SIGTERM, then SIGKILL after 10 s; removes its data dir. Its pods keep running. */
   stop(): Promise<void>;
 }
@@ -515,7 +517,13 @@ export async function startAgentProcess(options: {
   } finally {
     clearTimeout(timer);
   }
-  return { pid: child.pid, nodeName: options.nodeName, stderr: () => stderr, stop };
+  return {
+    pid: child.pid,
+    nodeName: options.nodeName,
+    stderr: () => stderr,
+    stdout: () => stdout,
+    stop,
+  };
 }
 
 /** Waits (bounded) until the Node reports Ready, so pods can be scheduled onto it. */

@@ -836,6 +836,22 @@ async function measureAgent(run: Run, nodeName: string): Promise<void> {
         "the pod starts' end",
       ),
     );
+    // a minute after its pods last changed, the agent trims what starting them used
+    const trimmed = /memory trimmed after a minute without pod changes.*/;
+    log("waiting for the agent's trim a minute after its last pod change");
+    const deadline = Date.now() + 120_000;
+    while (!trimmed.test(agent.stdout()) && Date.now() < deadline) await sleep(500);
+    const said = trimmed.exec(agent.stdout())?.[0];
+    if (!said) throw new Error("the agent did not trim its memory within 2 minutes of its pods");
+    log(`agent: ${said}`);
+    rows.push(
+      await idleRssRow(
+        "RSS of `agent`, after its quiet-spell trim",
+        agent.pid,
+        plan.agentIdleSeconds,
+        "the trim",
+      ),
+    );
   } catch (error) {
     const agentLog = agent ? `\n--- agent stderr (tail) ---\n${agent.stderr().slice(-4000)}` : "";
     throw new Error(`${withServerLog(cluster, error).message}${agentLog}`);
