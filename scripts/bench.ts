@@ -803,6 +803,7 @@ async function measureAgent(run: Run, nodeName: string): Promise<void> {
         `${plan.settleMs / 1000} s after Ready`,
       ),
     );
+    log(`agent: ${/memory (?:not )?trimmed after start-up.*/.exec(agent.stdout())?.[0] ?? "?"}`);
 
     await createNamespace(cluster, POD_NAMESPACE);
     log(`pod starts: ${plan.podStarts} (+${plan.podWarmup} warm-up) via server + agent`);
