@@ -6,8 +6,9 @@ import { FakeRuntime } from "./fake_runtime.ts";
 import { PodWorker } from "./pod_worker.ts";
 import type { ContainerConfig, NodeState, PodState, SandboxConfig } from "./runtime.ts";
 import { RuntimeError } from "./runtime.ts";
+import { TEST_IMAGE, testContainer, testSandbox } from "./_runtime_test_fixtures.ts";
 
-const IMAGE = "localhost/edge-test:1";
+const IMAGE = TEST_IMAGE;
 const NODE = "edge-1";
 
 /** A FakeRuntime that counts node listings and can hold them until `release()`. */
@@ -45,30 +46,11 @@ class CountingRuntime extends FakeRuntime {
 }
 
 function sandbox(podUid: string, node = NODE): SandboxConfig {
-  return {
-    podUid,
-    podName: `pod-${podUid}`,
-    podNamespace: "default",
-    node,
-    hostname: `pod-${podUid}`,
-    hostNetwork: false,
-    portMappings: [],
-  };
+  return testSandbox(podUid, { node });
 }
 
 function container(podUid: string, name: string, attempt = 0): ContainerConfig {
-  return {
-    podUid,
-    name,
-    kind: "app",
-    attempt,
-    specHash: "h1",
-    image: IMAGE,
-    env: [],
-    mounts: [],
-    tty: false,
-    stdin: false,
-  };
+  return testContainer(podUid, name, { attempt });
 }
 
 /** `pods` sandboxes on edge-1, each with a running container "app", behind a CachedRuntime. */

@@ -1,38 +1,13 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../storage/clock.ts";
 import { FakeRuntime } from "./fake_runtime.ts";
-import { type ContainerConfig, RuntimeError, type SandboxConfig } from "./runtime.ts";
+import { RuntimeError } from "./runtime.ts";
+import { TEST_IMAGE, testContainer, testSandbox } from "./_runtime_test_fixtures.ts";
 
-const IMAGE = "localhost/edge-test:1";
+const IMAGE = TEST_IMAGE;
 
-function sandbox(podUid: string, extra: Partial<SandboxConfig> = {}): SandboxConfig {
-  return {
-    podUid,
-    podName: `pod-${podUid}`,
-    podNamespace: "default",
-    node: "edge-1",
-    hostname: `pod-${podUid}`,
-    hostNetwork: false,
-    portMappings: [],
-    ...extra,
-  };
-}
-
-function container(podUid: string, name: string, extra: Partial<ContainerConfig> = {}) {
-  return {
-    podUid,
-    name,
-    kind: "app",
-    attempt: 0,
-    specHash: "h1",
-    image: IMAGE,
-    env: [],
-    mounts: [],
-    tty: false,
-    stdin: false,
-    ...extra,
-  } satisfies ContainerConfig;
-}
+const sandbox = testSandbox;
+const container = testContainer;
 
 /** A runtime with the test image, a FakeClock at 1000 and the sandbox "u1". */
 async function setup() {

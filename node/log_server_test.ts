@@ -3,9 +3,9 @@ import { FakeClock } from "../storage/clock.ts";
 import type { KubeObject } from "../storage/object.ts";
 import { FakeRuntime } from "./fake_runtime.ts";
 import { logHandler } from "./log_server.ts";
-import type { ContainerConfig } from "./runtime.ts";
+import { TEST_IMAGE, testContainer, testSandbox } from "./_runtime_test_fixtures.ts";
 
-const IMAGE = "localhost/edge-test:1";
+const IMAGE = TEST_IMAGE;
 const TOKEN = "agent-token";
 const POD: KubeObject = {
   apiVersion: "v1",
@@ -13,20 +13,7 @@ const POD: KubeObject = {
   metadata: { name: "web", namespace: "default", uid: "u1" },
 };
 
-function container(name: string, attempt: number): ContainerConfig {
-  return {
-    podUid: "u1",
-    name,
-    kind: "app",
-    attempt,
-    specHash: "h1",
-    image: IMAGE,
-    env: [],
-    mounts: [],
-    tty: false,
-    stdin: false,
-  };
-}
+const container = (name: string, attempt: number) => testContainer("u1", name, { attempt });
 
 /**
  * Pod default/web on a FakeClock at 1000: container "app" crashed once ("first" in its log) and
@@ -41,15 +28,7 @@ async function setup() {
     logs: ["second"],
   });
   runtime.script("solo", { kind: "run", logs: ["alone"] });
-  await runtime.createSandbox({
-    podUid: "u1",
-    podName: "web",
-    podNamespace: "default",
-    node: "edge-1",
-    hostname: "web",
-    hostNetwork: false,
-    portMappings: [],
-  });
+  await runtime.createSandbox(testSandbox("u1", { podName: "web", hostname: "web" }));
   await runtime.runContainer(container("app", 0));
   await runtime.runContainer(container("app", 1));
   await runtime.runContainer(container("solo", 0));

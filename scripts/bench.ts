@@ -766,21 +766,31 @@ async function measureAgent(run: Run, nodeName: string): Promise<void> {
     caFile: `${cluster.dataDir}/pki/ca.crt`,
   };
   let agent: AgentProcess | undefined;
+  /** Starts an agent, waits for its Node to be Ready and settle, and samples its idle RSS. */
+  const idleAgent = async (
+    node: string,
+    label: string,
+    seconds: number,
+    deno?: string,
+  ): Promise<AgentProcess> => {
+    run.nodes.add(node);
+    const dataDir = `${run.dir}/${node}`;
+    agent = await startAgentProcess({
+      ...access,
+      nodeName: node,
+      dataDir,
+      ...(deno ? { deno } : {}),
+    });
+    await waitNodeReady(cluster.endpoint, node, POD_TIMEOUT_MS);
+    await sleep(plan.settleMs);
+    log(`sampling the idle agent's RSS for ${seconds} s (${label})`);
+    const from = `${plan.settleMs / 1000} s after Ready`;
+    rows.push(await idleRssRow(`RSS, idle \`agent\`, ${label}`, agent.pid, seconds, from));
+    return agent;
+  };
   try {
     const shared = `${nodeName}-shared`;
-    run.nodes.add(shared);
-    agent = await startAgentProcess({ ...access, nodeName: shared, dataDir: `${run.dir}/shared` });
-    await waitNodeReady(cluster.endpoint, shared, POD_TIMEOUT_MS);
-    await sleep(plan.settleMs);
-    log(`sampling the idle agent's RSS for ${plan.agentShortIdleSeconds} s (shared executable)`);
-    rows.push(
-      await idleRssRow(
-        "RSS, idle `agent`, deno shared with `server`",
-        agent.pid,
-        plan.agentShortIdleSeconds,
-        `${plan.settleMs / 1000} s after Ready`,
-      ),
-    );
+    agent = await idleAgent(shared, "deno shared with `server`", plan.agentShortIdleSeconds);
     await agent.stop();
     agent = undefined;
     // no pod of the benchmark may be scheduled to it while it still looks Ready
@@ -790,19 +800,7 @@ async function measureAgent(run: Run, nodeName: string): Promise<void> {
     const deno = `${run.dir}/deno`;
     await Deno.copyFile(Deno.execPath(), deno);
     await Deno.chmod(deno, 0o755);
-    run.nodes.add(nodeName);
-    agent = await startAgentProcess({ ...access, nodeName, dataDir: `${run.dir}/agent`, deno });
-    await waitNodeReady(cluster.endpoint, nodeName, POD_TIMEOUT_MS);
-    await sleep(plan.settleMs);
-    log(`sampling the idle agent's RSS for ${plan.agentIdleSeconds} s (own executable)`);
-    rows.push(
-      await idleRssRow(
-        "RSS, idle `agent`, own deno",
-        agent.pid,
-        plan.agentIdleSeconds,
-        `${plan.settleMs / 1000} s after Ready`,
-      ),
-    );
+    agent = await idleAgent(nodeName, "own deno", plan.agentIdleSeconds, deno);
     log(`agent: ${/memory (?:not )?trimmed after start-up.*/.exec(agent.stdout())?.[0] ?? "?"}`);
 
     await createNamespace(cluster, POD_NAMESPACE);
