@@ -7,8 +7,9 @@
 import assert from "node:assert/strict";
 import { PodmanRuntime } from "./podman_runtime.ts";
 import { type ContainerConfig, LABELS, RuntimeError, type SandboxConfig } from "./runtime.ts";
+import { TEST_IMAGE, testContainer, testSandbox } from "./_runtime_test_fixtures.ts";
 
-const IMAGE = "localhost/edge-test:1";
+const IMAGE = TEST_IMAGE;
 const dir = await Deno.makeTempDir({ prefix: "podman_runtime_test_" });
 const configPath = `${dir}/containers.conf`;
 await PodmanRuntime.writeContainersConf(configPath);
@@ -24,38 +25,20 @@ const runtime = new PodmanRuntime({ configPath });
 const node = `test-${crypto.randomUUID().slice(0, 8)}`;
 
 function sandboxConfig(name: string, extra: Partial<SandboxConfig> = {}): SandboxConfig {
-  return {
-    podUid: crypto.randomUUID(),
-    podName: name,
-    podNamespace: "default",
-    node,
-    hostname: name,
-    hostNetwork: false,
-    portMappings: [],
-    ...extra,
-  };
+  return testSandbox(crypto.randomUUID(), { podName: name, node, hostname: name, ...extra });
 }
 
+/** A container of the test image that sleeps, plus `extra`. */
 function containerConfig(
   podUid: string,
   name: string,
   extra: Partial<ContainerConfig> = {},
 ): ContainerConfig {
-  return {
-    podUid,
-    name,
-    kind: "app",
-    attempt: 0,
-    specHash: "h1",
-    image: IMAGE,
+  return testContainer(podUid, name, {
     command: ["/bin/sh", "-c"],
     args: ["sleep 3600"],
-    env: [],
-    mounts: [],
-    tty: false,
-    stdin: false,
     ...extra,
-  };
+  });
 }
 
 /** Makes a sandbox for `name`, runs `fn`, and always removes the sandbox. */
