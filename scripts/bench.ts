@@ -851,6 +851,28 @@ async function measureAgent(run: Run, nodeName: string): Promise<void> {
         "the trim",
       ),
     );
+    // what the trim costs: the next start reads back the pages it needs from the executable
+    const [after] = await benchPodStarts([
+      apiStart({
+        label: "first pod start after the trim",
+        endpoint: cluster.endpoint,
+        namespace: POD_NAMESPACE,
+        podman: run.podman,
+        timeoutMs: POD_TIMEOUT_MS,
+      }),
+    ], { count: 1, warmup: 0, maxMs: POD_TIMEOUT_MS, namePrefix: `${run.prefix}-trim`, log });
+    if (after?.firstFailure) run.notes.push(after.firstFailure);
+    const first = after?.latenciesMs[0];
+    const before = percentile(starts[0]?.latenciesMs ?? [], 50);
+    rows.push({
+      benchmark: "first pod start after the trim",
+      setting: "POST → watch: all running",
+      result: first === undefined
+        ? "failed"
+        : `1 pod; ÷ the p50 of \`server\` + \`agent\`: ${ratio(first, before)}`,
+      p50: first === undefined ? "" : formatMs(first),
+      p99: "",
+    });
   } catch (error) {
     const agentLog = agent ? `\n--- agent stderr (tail) ---\n${agent.stderr().slice(-4000)}` : "";
     throw new Error(`${withServerLog(cluster, error).message}${agentLog}`);
